@@ -1077,8 +1077,8 @@ class _Compiler:
             if side.degree > 1:
                 raise ExpressionError(f"'{_clip(side.text)}' multiplies variables; constraints must be linear",
                                       symbol=side.text, kind="nonlinear",
-                                      hint="linearize it (e.g. for binary*continuous use big-M constraints with an "
-                                      "auxiliary variable)")
+                                      hint="linearize it, e.g. a binary times a continuous variable becomes an auxiliary "
+                                      "variable with big-M constraints")
         ops = [type(op) for op in tree.ops]
         lower, upper, keys, starts, side_tags = rows["lower"], rows["upper"], rows["keys"], rows["starts"], rows["sides"]
 

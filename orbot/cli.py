@@ -1,0 +1,112 @@
+"""The ``orbot`` command line: human-readable by default, ``--json`` for machines.
+
+Exit codes: 0 solved, or proven infeasible/unbounded; 1 no definite answer (time limit without
+a solution, solver error); 2 invalid input, with every problem listed on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from orbot.errors import FormulationError, OrbotError
+from orbot.formulation import Formulation
+from orbot.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Optimization problems in plain language, "
+                  "solved: formulate with an LLM, compile to Pyomo, solve with HiGHS.")
+out = Console()
+
+EXIT_OK, EXIT_NO_ANSWER, EXIT_INVALID = 0, 1, 2
+
+
+def main() -> None:
+    app()
+
+
+def _fail(message: str, code: int = EXIT_INVALID) -> None:
+    print(message, file=sys.stderr)  # plain text: no wrapping, fit for logs and machines
+    raise typer.Exit(code)
+
+
+def _load_formulation(path: Path) -> Formulation:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot read {path}: {exc.strerror}")
+    try:
+        return Formulation.from_json(text)
+    except FormulationError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a formulation (what the LLM is asked to write)."""
+    out.print_json(json.dumps(Formulation.model_json_schema()))
+
+
+@app.command("solve-formulation")
+def solve_formulation_command(
+    file: Path = typer.Argument(..., help="formulation JSON file, or - for stdin"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="solver time limit in seconds"),
+    mip_gap: Optional[float] = typer.Option(None, "--mip-gap", help="relative MIP gap to stop at"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
+) -> None:
+    """Validate, compile and solve a formulation with HiGHS; no LLM involved."""
+    from orbot.solve import solve_formulation
+
+    formulation = _load_formulation(file)
+    settings = get_settings()
+    options = settings.solver_options()
+    if time_limit is not None:
+        options.time_limit = time_limit
+    if mip_gap is not None:
+        options.mip_rel_gap = mip_gap
+    try:
+        result = solve_formulation(formulation, options, settings.limits)
+    except FormulationError as exc:
+        if as_json:
+            print(json.dumps({"status": "invalid", "objective": None, "variables": {},
+                              "issues": [issue.to_dict() for issue in exc.issues]}))
+        _fail(str(exc))
+    except OrbotError as exc:
+        _fail(str(exc))
+    if as_json:
+        print(result.model_dump_json())
+    else:
+        _print_result(formulation, result)
+    raise typer.Exit(EXIT_OK if result.status.is_definite or result.status.has_solution else EXIT_NO_ANSWER)
+
+
+def _print_result(formulation: Formulation, result) -> None:
+    from orbot.solve import describe_values
+
+    objective = "-" if result.objective is None else f"{result.objective:.10g}"
+    out.print(f"[bold]{formulation.name}[/bold]: [bold]{result.status.value}[/bold] "
+              f"(HiGHS: {result.solver_status}), objective {objective}")
+    stats = result.stats
+    out.print(f"{stats.get('class')}: {stats.get('variables')} variables ({stats.get('integer_variables')} integer), "
+              f"{stats.get('constraints')} constraints, {stats.get('nonzeros')} nonzeros; built in "
+              f"{result.build_seconds:.3f} s, solved in {result.solve_seconds:.3f} s", style="dim")
+    rows = describe_values(result)
+    if rows:
+        table = Table("variable", "value", title=f"nonzero values ({len(rows)})", title_justify="left")
+        for label, value in rows[:200]:
+            table.add_row(Text(label), f"{value:.10g}")
+        if len(rows) > 200:
+            table.add_row(f"... {len(rows) - 200} more (use --json)", "")
+        out.print(table)
+    if result.diagnosis is not None:
+        out.print(result.diagnosis.text, markup=False, highlight=False)
+
+
+if __name__ == "__main__":
+    main()
