@@ -239,6 +239,7 @@ class _Compiler:
         self.params: dict[str, _Param] = {}
         self.vars: dict[str, _Var] = {}
         self.budget = [0]
+        self.broken: set[str] = set()  # elements that failed: references to them are not reported again
         self.handlers = {
             ast.Constant: self._constant, ast.Name: self._name, ast.Subscript: self._subscript,
             ast.BinOp: self._binop, ast.UnaryOp: self._unaryop, ast.BoolOp: self._boolop,
@@ -251,9 +252,15 @@ class _Compiler:
     def add_issue(self, kind: str, message: str, symbol: str | None = None, hint: str | None = None,
                   element: tuple[str, str | None] | None = None) -> None:
         element_kind, name = element or self.element
+        if kind == "cascade":
+            return
+        if element is None and element_kind in ("set", "parameter", "variable") and name:
+            self.broken.add(name)
         self.issues.append(Issue(kind, element_kind, name, message, symbol=symbol, hint=hint))
 
     def _unknown(self, name: str, scope: dict) -> ExpressionError:
+        if name in self.broken:
+            return ExpressionError(f"'{name}' is invalid (reported above)", symbol=name, kind="cascade")
         known = [*scope, *self.sets, *self.params, *self.vars]
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else None

@@ -1,0 +1,32 @@
+"""Several hundred random LP/MILP formulations: orbot agrees with scipy.optimize.milp built from arrays."""
+
+import pytest
+
+from orbot import Formulation, Status, solve_formulation
+from random_models import random_model, solve_arrays
+
+SEEDS = range(600)
+
+
+def agree(seed: int) -> str:
+    formulation, arrays = random_model(seed)
+    expected_status, expected_objective = solve_arrays(arrays)
+    result = solve_formulation(Formulation.from_data(formulation))
+    if expected_status == "other":
+        return "skipped"
+    if expected_status in ("infeasible", "unbounded") and result.status is Status.INFEASIBLE_OR_UNBOUNDED:
+        return expected_status
+    assert result.status.value == expected_status, (seed, result.status, expected_status)
+    if expected_status == "optimal":
+        assert result.objective == pytest.approx(expected_objective, rel=1e-6, abs=1e-6), seed
+    return expected_status
+
+
+def test_random_models_agree_with_scipy():
+    outcomes = [agree(seed) for seed in SEEDS]
+    counts = {status: outcomes.count(status) for status in set(outcomes)}
+    print(f"differential outcomes over {len(outcomes)} models: {counts}")
+    # the generator must exercise every status, and scipy must have answered nearly all
+    assert counts.get("optimal", 0) >= 300
+    assert counts.get("infeasible", 0) >= 10 and counts.get("unbounded", 0) >= 5
+    assert counts.get("skipped", 0) <= 10
