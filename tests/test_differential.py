@@ -30,3 +30,15 @@ def test_random_models_agree_with_scipy():
     assert counts.get("optimal", 0) >= 300
     assert counts.get("infeasible", 0) >= 10 and counts.get("unbounded", 0) >= 5
     assert counts.get("skipped", 0) <= 10
+
+
+def test_pyomo_route_agrees_on_random_models():
+    from orbot.pyomo_model import solve_with_pyomo
+
+    for seed in range(120):
+        formulation = Formulation.from_data(random_model(seed)[0])
+        direct, via_pyomo = solve_formulation(formulation), solve_with_pyomo(formulation)
+        assert via_pyomo.status == direct.status or {via_pyomo.status, direct.status} <= {
+            Status.INFEASIBLE, Status.UNBOUNDED, Status.INFEASIBLE_OR_UNBOUNDED}, seed
+        if direct.status is Status.OPTIMAL:
+            assert via_pyomo.objective == pytest.approx(direct.objective, rel=1e-6, abs=1e-6), seed
