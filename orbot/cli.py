@@ -36,7 +36,15 @@ def _fail(message: str, code: int = EXIT_INVALID) -> None:
     raise typer.Exit(code)
 
 
-def _load_formulation(path: Path) -> Formulation:
+def _invalid(exc: FormulationError, as_json: bool) -> None:
+    """Every problem on stderr; with --json also a machine-readable object on stdout."""
+    if as_json:
+        print(json.dumps({"status": "invalid", "objective": None, "variables": {},
+                          "issues": [issue.to_dict() for issue in exc.issues]}))
+    _fail(str(exc))
+
+
+def _load_formulation(path: Path, as_json: bool = False) -> Formulation:
     try:
         text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -44,7 +52,7 @@ def _load_formulation(path: Path) -> Formulation:
     try:
         return Formulation.from_json(text)
     except FormulationError as exc:
-        _fail(str(exc))
+        _invalid(exc, as_json)
 
 
 @app.command()
@@ -63,7 +71,7 @@ def solve_formulation_command(
     """Validate, compile and solve a formulation with HiGHS; no LLM involved."""
     from orbot.solve import solve_formulation
 
-    formulation = _load_formulation(file)
+    formulation = _load_formulation(file, as_json)
     settings = get_settings()
     options = settings.solver_options()
     if time_limit is not None:
@@ -73,10 +81,7 @@ def solve_formulation_command(
     try:
         result = solve_formulation(formulation, options, settings.limits)
     except FormulationError as exc:
-        if as_json:
-            print(json.dumps({"status": "invalid", "objective": None, "variables": {},
-                              "issues": [issue.to_dict() for issue in exc.issues]}))
-        _fail(str(exc))
+        _invalid(exc, as_json)
     except OrbotError as exc:
         _fail(str(exc))
     if as_json:

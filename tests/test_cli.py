@@ -1,0 +1,77 @@
+"""The orbot command line, through its real entry point."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "formulations"
+
+
+def orbot(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "orbot.cli", *args], input=stdin, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_solve_formulation_json():
+    run = orbot("solve-formulation", str(EXAMPLES / "transportation.json"), "--json")
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout)  # stdout is exactly one JSON object: no solver banner
+    assert answer["status"] == "optimal"
+    assert answer["objective"] == pytest.approx(153.675)
+    assert answer["variables"]["ship"]["seattle"]["chicago"] == pytest.approx(300)
+    assert answer["duals"]["meet_demand"]["new_york"] == pytest.approx(0.225)
+
+
+def test_solve_formulation_table():
+    run = orbot("solve-formulation", str(EXAMPLES / "knapsack_milp.json"))
+    assert run.returncode == 0
+    assert "optimal" in run.stdout and "take[b]" in run.stdout and "220" in run.stdout
+
+
+@pytest.mark.parametrize("name, status", [("infeasible.json", "infeasible"), ("unbounded.json", "unbounded")])
+def test_proven_without_optimum_exits_zero_with_diagnosis(name, status):
+    run = orbot("solve-formulation", str(EXAMPLES / name), "--json")
+    assert run.returncode == 0
+    answer = json.loads(run.stdout)
+    assert answer["status"] == status and answer["objective"] is None
+    assert answer["diagnosis"]["kind"] == status
+
+
+def test_invalid_input_exits_two_with_every_problem_on_stderr():
+    bad = {"sets": [{"name": "I", "members": [1, 2]}], "variables": [{"name": "x", "index": ["I"]}],
+           "objective": {"sense": "min", "expression": "sum(x[i] for i in I) + y"},
+           "constraints": [{"name": "c", "expression": "x[1] * x[2] <= 1"}]}
+    run = orbot("solve-formulation", "-", stdin=json.dumps(bad))
+    assert run.returncode == 2
+    assert "objective: unknown symbol 'y'" in run.stderr
+    assert "constraint 'c'" in run.stderr and "multiplies variables" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_invalid_input_with_json_flag_prints_issues():
+    run = orbot("solve-formulation", "-", "--json", stdin='{"variables": []}')
+    assert run.returncode == 2
+    answer = json.loads(run.stdout)
+    assert answer["status"] == "invalid" and answer["issues"]
+
+
+def test_missing_file_and_bad_json():
+    assert orbot("solve-formulation", "/nonexistent.json").returncode == 2
+    run = orbot("solve-formulation", "-", stdin="{not json")
+    assert run.returncode == 2 and "invalid JSON" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_time_limit_option_reaches_the_solver():
+    run = orbot("solve-formulation", str(EXAMPLES / "facility_location.json"), "--time-limit", "5", "--json")
+    assert run.returncode == 0 and json.loads(run.stdout)["status"] == "optimal"
+
+
+def test_schema_command():
+    run = orbot("schema")
+    assert run.returncode == 0
+    schema = json.loads(run.stdout)
+    assert {"sets", "parameters", "variables", "objective", "constraints"} <= set(schema["properties"])
+    assert "sum(" in schema["description"]  # the grammar travels with the schema
