@@ -91,6 +91,33 @@ def solve_formulation_command(
     raise typer.Exit(EXIT_OK if result.status.is_definite or result.status.has_solution else EXIT_NO_ANSWER)
 
 
+@app.command()
+def codegen(
+    file: Path = typer.Argument(..., help="formulation JSON file, or - for stdin"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write the script here (default: stdout)"),
+    data_file: bool = typer.Option(False, "--data-file", help="put the data in a JSON file beside the script"),
+) -> None:
+    """Write a standalone Pyomo script for a formulation (needs only Pyomo and highspy to run)."""
+    from orbot.codegen import generate_code
+
+    formulation = _load_formulation(file)
+    if data_file and output is None:
+        _fail("--data-file needs -o/--output: the data file is written beside the script")
+    data_name = f"{output.stem}.data.json" if data_file and output is not None else None
+    try:
+        code = generate_code(formulation, data_file=data_name, limits=get_settings().limits)
+    except FormulationError as exc:
+        _invalid(exc, False)
+    if output is None:
+        sys.stdout.write(code.script)
+        return
+    output.write_text(code.script, encoding="utf-8")
+    if code.data is not None:
+        (output.parent / code.data_file).write_text(json.dumps(code.data), encoding="utf-8")
+    print(f"wrote {output}" + (f" and {output.parent / code.data_file}" if code.data is not None else ""),
+          file=sys.stderr)
+
+
 def _print_result(formulation: Formulation, result) -> None:
     from orbot.solve import describe_values
 

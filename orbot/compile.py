@@ -33,7 +33,10 @@ __all__ = ["CanonicalModel", "compile_formulation", "format_key"]
 
 INF = math.inf
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
-_RESERVED = set(DATA_FUNCTIONS) | SPECIAL_FUNCTIONS | {"inf", "model", "pyo"}
+# function names, and the names a generated Pyomo script uses for itself (orbot.codegen)
+_RESERVED = set(DATA_FUNCTIONS) | SPECIAL_FUNCTIONS | {
+    "inf", "model", "pyo", "math", "json", "sys", "Path", "defaultdict", "SolverFactory", "build_model",
+    "solve", "main", "from_entries", "DATA", "STATUS", "values_of", "print_result"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,6 +79,8 @@ class CanonicalModel:
     var_blocks: list[Block]
     row_blocks: list[Block]
     row_sides: list[str | None] = field(default_factory=list)  # 'lower'/'upper' for split ranges
+    sets: dict[str, "_Set"] = field(default_factory=dict)  # name -> members and dimension
+    params: dict[str, "_Param"] = field(default_factory=dict)  # name -> loaded data, in dependency order
 
     @property
     def num_cols(self) -> int:
@@ -346,6 +351,10 @@ class _Compiler:
                     else ExpressionError(f"'{iterable.id}' in index '{entry}' is not a set", symbol=iterable.id)
             the_set = self.sets[iterable.id]
             names = [n.id for n in target.elts] if isinstance(target, ast.Tuple) else [target.id]
+            for n in names:
+                if n in self.sets or n in self.params or n in self.vars or n in _RESERVED:
+                    raise ExpressionError(f"index name '{n}' in '{entry}' is already in use", symbol=n,
+                                          kind="duplicate", hint="pick a fresh index name")
             if len(names) > 1 and len(names) != the_set.dim:
                 raise ExpressionError(f"index '{entry}' unpacks {len(names)} names but members of "
                                       f"{the_set.name} have {the_set.dim} parts", symbol=str(entry), kind="arity")
@@ -959,7 +968,7 @@ class _Compiler:
             target = clause.target
             names = [n.id for n in target.elts] if isinstance(target, ast.Tuple) else [target.id]
             for n in names:
-                if n in inner or n in self.sets or n in self.params or n in self.vars:
+                if n in inner or n in self.sets or n in self.params or n in self.vars or n in _RESERVED:
                     raise ExpressionError(f"index name '{n}' in '{_clip(text)}' is already in use",
                                           symbol=n, kind="duplicate", hint="pick a fresh index name")
             members, width = self._iterable(clause.iter, inner, text)
@@ -1318,6 +1327,8 @@ def compile_formulation(formulation: Formulation, limits: Limits | None = None) 
         var_blocks=columns["blocks"],
         row_blocks=rows["blocks"],
         row_sides=rows["sides"],
+        sets=compiler.sets,
+        params=compiler.params,
     )
     _check_numbers(model)
     return model
