@@ -20,3 +20,11 @@ def test_readme_quotes_the_current_grammar():
     from orbot import GRAMMAR
 
     assert GRAMMAR.strip() in README
+
+
+def test_readme_shows_the_script_codegen_writes_today():
+    from orbot.codegen import generate_code
+
+    examples = Path(__file__).resolve().parent.parent / "examples" / "formulations"
+    script = generate_code(Formulation.from_file(examples / "wyndor_lp.json")).script
+    assert "```python\n" + script + "```" in README
