@@ -581,6 +581,8 @@ class _Compiler:
         if bound is None:
             return [none_value] * len(keys)
         if not isinstance(bound, str):
+            if math.isnan(bound):
+                raise _EvalError(f"{which} bound is not a number", kind="data")
             return [float(bound)] * len(keys)
         text = bound.strip()
         param = self.params.get(text)

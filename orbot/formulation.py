@@ -93,7 +93,7 @@ class Variable(_Element):
     domain: Literal["continuous", "integer", "binary"] = Field(
         "continuous", description="continuous, integer (whole numbers) or binary (0/1)"
     )
-    lower: float | str | None = Field(0, description="lower bound (default 0); null for none")
+    lower: float | str | None = Field(0.0, description="lower bound (default 0); null for none")
     upper: float | str | None = Field(None, description="upper bound (default none)")
 
     @field_validator("domain", mode="before")

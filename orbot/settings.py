@@ -7,8 +7,9 @@ it and a researcher can loosen it without touching code.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Limits", "SolverOptions", "Settings", "get_settings"]
@@ -27,6 +28,7 @@ class Limits(BaseModel):
     max_variables: int = Field(1_000_000, description="scalar variables in a model")
     max_nonzeros: int = Field(5_000_000, description="coefficients in a model")
     max_elements: int = Field(500, description="elements of each kind in a formulation")
+    max_problem_chars: int = Field(50_000, description="characters in a problem text sent to the LLM")
 
 
 class SolverOptions(BaseModel):
@@ -41,12 +43,30 @@ class SolverOptions(BaseModel):
 class Settings(BaseSettings):
     """Environment: ``ORBOT_TIME_LIMIT=10``, ``ORBOT_LIMITS__MAX_SET_SIZE=1000`` and so on."""
 
-    model_config = SettingsConfigDict(env_prefix="ORBOT_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ORBOT_", env_nested_delimiter="__", extra="ignore",
+                                      populate_by_name=True)
 
     limits: Limits = Field(default_factory=Limits)
     time_limit: float | None = 60.0
     mip_rel_gap: float | None = None
     threads: int | None = None
+
+    # --- the LLM endpoint (any OpenAI-compatible server) ---------------------------------------
+    model: str | None = Field(None, description="model name, e.g. gpt-4o-mini, or what vLLM/Ollama serve")
+    base_url: str | None = Field(
+        None, validation_alias=AliasChoices("ORBOT_BASE_URL", "OPENAI_BASE_URL"),
+        description="endpoint, e.g. http://localhost:8000/v1 (vLLM) or http://localhost:11434/v1 (Ollama)")
+    api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ORBOT_API_KEY", "OPENAI_API_KEY"))
+    temperature: float = Field(0.0, description="sampling temperature for a single sample")
+    sample_temperature: float = Field(0.7, description="temperature when several samples vote")
+    max_tokens: int = Field(8192, description="largest reply, in tokens")
+    llm_timeout: float = Field(180.0, description="seconds to wait for one LLM reply")
+    llm_retries: int = Field(4, description="retries of a transient LLM failure (429, 5xx, timeout)")
+    llm_backoff: float = Field(1.0, description="first retry delay in seconds; doubles, with jitter")
+    cache_dir: Path | None = Field(None, description="cache LLM replies here, so reruns are free")
+    rounds: int = Field(4, ge=1, le=20, description="formulate-and-revise rounds per problem")
+    samples: int = Field(1, ge=1, le=32, description="independent formulations that vote (self-consistency)")
+    review: bool = Field(False, description="ask the LLM to double-check suspicious optimal answers")
 
     def solver_options(self) -> SolverOptions:
         return SolverOptions(time_limit=self.time_limit, mip_rel_gap=self.mip_rel_gap, threads=self.threads)

@@ -1,0 +1,318 @@
+"""The agent: problem text -> formulation (LLM) -> validate -> compile -> solve, with corrections.
+
+Every failure is a signal: unreadable JSON, schema and semantic issues, budgets, unsupported
+model classes, infeasibility (with the IIS constraints), unboundedness (with the ray's
+variables), solver trouble. Each goes back to the LLM as a short message naming what is wrong,
+for a bounded number of rounds; the best result found is kept. With ``samples`` > 1, that many
+independent formulations are made concurrently and vote on the objective (self-consistency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from orbot.errors import FormulationError, LLMError, OrbotError
+from orbot.formulation import Formulation
+from orbot.llm import LLMClient, LLMReply, OpenAICompatible, Usage, extract_json
+from orbot.prompting import feedback, system_prompt, user_prompt
+from orbot.settings import Settings, SolverOptions, get_settings
+from orbot.solve import Diagnosis, SolveResult, Status, solve_formulation
+
+__all__ = ["Agent", "Answer", "Attempt", "solve"]
+
+_MAX_ISSUES = 20
+# how good a result is: lower is better
+_RANK = {"optimal": 0, "time_limit_feasible": 1, "infeasible": 2, "unbounded": 2, "infeasible_or_unbounded": 2,
+         "time_limit_no_solution": 3, "error": 4, "invalid": 5, "llm_error": 6}
+_PROVEN = ("infeasible", "unbounded", "infeasible_or_unbounded")
+_COUNTING_WORDS = re.compile(r"\b(number of|how many|units of|whole|integer|pieces|trucks|workers|employees|people|"
+                             r"machines|vehicles|items)\b", re.I)
+
+
+class Attempt(BaseModel):
+    """One round of one sample: what the LLM returned, what happened to it, what it cost."""
+
+    sample: int = 0
+    round: int
+    category: str = Field(description="ok, json, truncated, invalid, unsupported, infeasible, unbounded, "
+                          "infeasible_or_unbounded, time_limit_no_solution, error, llm_error, review_*, internal_error")
+    status: str | None = None
+    objective: float | None = None
+    issues: list[dict] = Field(default_factory=list)
+    feedback: str | None = Field(None, description="the message sent back to the LLM after this round")
+    error: str | None = None
+    tokens: dict[str, int] = Field(default_factory=dict)
+    llm_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    requests: int = 0
+    response_format: str | None = None
+    cached: bool = False
+
+
+class Answer(BaseModel):
+    """Everything needed to trust (or question) a solved problem."""
+
+    problem: str
+    status: str = Field(description="a solver status, 'invalid' (no usable formulation) or 'llm_error'")
+    objective: float | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    formulation: Formulation | None = None
+    assumptions: list[str] = Field(default_factory=list)
+    code: str | None = Field(None, description="a standalone Pyomo script for the formulation")
+    diagnosis: Diagnosis | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    rounds: int = Field(0, description="rounds used by the chosen sample")
+    usage: dict[str, int] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)
+    model: str = ""
+    samples: int = 1
+    agreement: float | None = Field(None, description="share of samples whose objective matches the answer's")
+
+    def summary(self) -> str:
+        objective = "-" if self.objective is None else f"{self.objective:.10g}"
+        return f"status {self.status}, objective {objective}, {self.rounds} round(s), {self.usage.get('total_tokens', 0)} tokens"
+
+
+@dataclass
+class _Outcome:
+    category: str
+    feedback_fields: dict[str, Any] = field(default_factory=dict)
+    formulation: Formulation | None = None
+    result: SolveResult | None = None
+    issues: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class _Run:
+    sample: int
+    attempts: list[Attempt] = field(default_factory=list)
+    best: _Outcome | None = None
+    best_round: int = 0
+    usage: Usage = field(default_factory=Usage)
+    llm_seconds: float = 0.0
+    solve_seconds: float = 0.0
+
+    @property
+    def status(self) -> str:
+        if self.best is None:
+            return "llm_error" if self.attempts and self.attempts[-1].category == "llm_error" else "invalid"
+        return self.best.result.status.value if self.best.result else "invalid"
+
+    @property
+    def objective(self) -> float | None:
+        return self.best.result.objective if self.best and self.best.result else None
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    return Formulation.model_json_schema()
+
+
+class Agent:
+    """Holds an LLM client and the settings; ``solve`` is safe to call from several threads."""
+
+    def __init__(self, llm: LLMClient | None = None, *, settings: Settings | None = None, model: str | None = None,
+                 rounds: int | None = None, samples: int | None = None, review: bool | None = None,
+                 solver_options: SolverOptions | None = None):
+        self.settings = settings or get_settings()
+        self.llm = llm if llm is not None else OpenAICompatible(self.settings, model=model)
+        self.rounds = rounds or self.settings.rounds
+        self.samples = samples or self.settings.samples
+        self.review = self.settings.review if review is None else review
+        self.solver_options = solver_options or self.settings.solver_options()
+
+    # --- public -------------------------------------------------------------------------------
+    def solve(self, problem: str) -> Answer:
+        if not isinstance(problem, str) or not problem.strip():
+            raise OrbotError("the problem text is empty")
+        limit = self.settings.limits.max_problem_chars
+        if len(problem) > limit:
+            raise OrbotError(f"the problem text has {len(problem)} characters; the limit is {limit} "
+                             "(ORBOT_LIMITS__MAX_PROBLEM_CHARS)")
+        started = time.perf_counter()
+        if self.samples == 1:
+            runs = [self._run(problem, 0)]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.samples, 8)) as pool:
+                runs = list(pool.map(lambda sample: self._run(problem, sample), range(self.samples)))
+        chosen, agreement = _vote(runs)
+        return self._answer(problem, runs, chosen, agreement, time.perf_counter() - started)
+
+    async def asolve(self, problem: str) -> Answer:
+        """``solve`` off the event loop (the work is blocking I/O and solver calls)."""
+        return await asyncio.to_thread(self.solve, problem)
+
+    # --- one sample ---------------------------------------------------------------------------
+    def _run(self, problem: str, sample: int) -> _Run:
+        run = _Run(sample)
+        messages = [{"role": "system", "content": system_prompt()}, {"role": "user", "content": user_prompt(problem)}]
+        temperature = self.settings.temperature if self.samples == 1 else self.settings.sample_temperature
+        reviewed = False
+        previous: str | None = None
+        for number in range(1, self.rounds + 1):
+            try:
+                reply = self.llm.complete(messages, schema=_schema(), temperature=temperature, sample=sample)
+            except LLMError as exc:
+                run.attempts.append(Attempt(sample=sample, round=number, category="llm_error", error=str(exc),
+                                            requests=exc.attempts))
+                break
+            run.usage.add(reply.usage)
+            run.llm_seconds += reply.seconds
+            solve_started = time.perf_counter()
+            outcome = self._evaluate(reply)
+            solve_seconds = time.perf_counter() - solve_started
+            run.solve_seconds += solve_seconds
+            attempt = Attempt(sample=sample, round=number, category=outcome.category, issues=outcome.issues,
+                              error=outcome.error, tokens=reply.usage.to_dict(), llm_seconds=reply.seconds,
+                              solve_seconds=solve_seconds, requests=reply.requests, response_format=reply.mode,
+                              cached=reply.cached)
+            if outcome.result is not None:
+                attempt.status = outcome.result.status.value
+                attempt.objective = outcome.result.objective
+            run.attempts.append(attempt)
+            if outcome.result is not None and (run.best is None or _RANK[outcome.result.status.value] <= _RANK[run.status]):
+                run.best, run.best_round = outcome, number
+            elif outcome.formulation is not None and run.best is None:
+                run.best, run.best_round = outcome, number
+            current = outcome.formulation.model_dump_json() if outcome.formulation else None
+            if outcome.category == "ok":
+                if not self.review or reviewed:
+                    break
+                reviewed = True
+                outcome = _review(problem, outcome)
+                if outcome.category == "ok":
+                    break
+                attempt.category = outcome.category
+            elif outcome.category in _PROVEN and current is not None and current == previous:
+                break  # the same model again after infeasible/unbounded feedback: the LLM stands by it
+            if number == self.rounds:
+                break
+            attempt.feedback = feedback(outcome.category, **outcome.feedback_fields)
+            messages = messages + [{"role": "assistant", "content": reply.content},
+                                   {"role": "user", "content": attempt.feedback}]
+            previous = current
+        return run
+
+    def _evaluate(self, reply: LLMReply) -> _Outcome:
+        """Turn one reply into an outcome. Every failure becomes a category with feedback fields."""
+        if reply.finish_reason == "length":  # cut off: even JSON that parses may be missing its end
+            return _Outcome("truncated", error="the reply reached the length limit")
+        try:
+            data = extract_json(reply.content)
+        except ValueError as exc:
+            return _Outcome("json", {"error": exc}, error=str(exc))
+        data = _unwrap(data)
+        formulation = None
+        try:
+            formulation = Formulation.from_data(data)
+            result = solve_formulation(formulation, self.solver_options, self.settings.limits)
+        except FormulationError as exc:
+            issues = exc.issues[:_MAX_ISSUES]
+            category = "unsupported" if all(i.kind == "unsupported" for i in issues) else "invalid"
+            text = "\n".join(f"- {issue}" for issue in issues)
+            if len(exc.issues) > _MAX_ISSUES:
+                text += f"\n- ... and {len(exc.issues) - _MAX_ISSUES} more"
+            return _Outcome(category, {"issues": text}, formulation=formulation,
+                            issues=[i.to_dict() for i in issues], error=str(exc))
+        except (RecursionError, MemoryError) as exc:  # absurd inputs that slip past the budgets
+            return _Outcome("invalid", {"issues": f"- the formulation is too large or deeply nested ({type(exc).__name__})"},
+                            error=type(exc).__name__)
+        except Exception as exc:  # a bug in orbot or the solver: report it, never crash the loop
+            return _Outcome("internal_error", {"message": f"{type(exc).__name__}: {exc}"},
+                            error=f"{type(exc).__name__}: {exc}")
+        status = result.status
+        if status.has_solution:
+            return _Outcome("ok", formulation=formulation, result=result)
+        fields: dict[str, Any] = {"diagnosis": result.diagnosis.text if result.diagnosis else "",
+                                  "time_limit": self.solver_options.time_limit, "message": result.solver_status}
+        return _Outcome(status.value, fields, formulation=formulation, result=result)
+
+    # --- the answer ---------------------------------------------------------------------------
+    def _answer(self, problem: str, runs: list[_Run], chosen: _Run, agreement: float | None, seconds: float) -> Answer:
+        usage = Usage()
+        for run in runs:
+            usage.add(run.usage)
+        answer = Answer(problem=problem, status=chosen.status, model=self.llm.model, samples=len(runs),
+                        agreement=agreement, usage=usage.to_dict(), rounds=len(chosen.attempts),
+                        attempts=[attempt for run in runs for attempt in run.attempts],
+                        timings={"total_seconds": seconds, "llm_seconds": sum(r.llm_seconds for r in runs),
+                                 "solve_seconds": sum(r.solve_seconds for r in runs)})
+        best = chosen.best
+        if best is not None and best.formulation is not None:
+            answer.formulation = best.formulation
+            answer.assumptions = list(best.formulation.assumptions)
+            try:
+                from orbot.codegen import generate_code
+
+                answer.code = generate_code(best.formulation, limits=self.settings.limits).script
+            except OrbotError:
+                answer.code = None
+        if best is not None and best.result is not None:
+            answer.objective = best.result.objective
+            answer.variables = best.result.variables
+            answer.diagnosis = best.result.diagnosis
+        return answer
+
+
+def _unwrap(data: dict) -> dict:
+    """Accept {"formulation": {...}}, a common wrapping, as the formulation itself."""
+    if "variables" not in data and len(data) == 1:
+        (only,) = data.values()
+        if isinstance(only, dict) and "variables" in only:
+            return only
+    return data
+
+
+def _review(problem: str, outcome: _Outcome) -> _Outcome:
+    """Cheap checks on an optimal answer that often reveal a misread problem (off by default)."""
+    result, formulation = outcome.result, outcome.formulation
+    if formulation.objective.sense == "maximize" and not any(_nonzero(v) for v in result.variables.values()):
+        return _Outcome("review_zeros", {"objective": result.objective}, formulation, result)
+    phrases = sorted({m.group(0).lower() for m in _COUNTING_WORDS.finditer(problem)})
+    continuous = [v.name for v in formulation.variables if v.domain == "continuous"]
+    if phrases and continuous and not any(v.domain != "continuous" for v in formulation.variables):
+        return _Outcome("review_integers", {"phrases": ", ".join(phrases), "variables": ", ".join(continuous)},
+                        formulation, result)
+    return outcome
+
+
+def _nonzero(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_nonzero(v) for v in value.values())
+    return abs(value) > 1e-9
+
+
+def _vote(runs: list[_Run]) -> tuple[_Run, float | None]:
+    """The majority objective among samples that solved; ties go to the better status, then fewer rounds."""
+    if len(runs) == 1:
+        return runs[0], None
+    solved = [run for run in runs if run.objective is not None]
+    if not solved:
+        return min(runs, key=lambda r: (_RANK[r.status], len(r.attempts), r.sample)), None
+    groups: list[list[_Run]] = []
+    for run in solved:
+        for group in groups:
+            reference = group[0].objective
+            if abs(run.objective - reference) <= 1e-6 * max(1.0, abs(reference)):
+                group.append(run)
+                break
+        else:
+            groups.append([run])
+    winner = min(groups, key=lambda g: (-len(g), min(_RANK[r.status] for r in g), min(len(r.attempts) for r in g)))
+    chosen = min(winner, key=lambda r: (_RANK[r.status], len(r.attempts), r.sample))
+    return chosen, len(winner) / len(runs)
+
+
+def solve(problem: str, **options: Any) -> Answer:
+    """Solve a problem stated in words: ``orbot.solve("A bakery ...", rounds=4)``."""
+    return Agent(**options).solve(problem)
