@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from orbot.errors import FormulationError, OrbotError
+from orbot.errors import ConfigurationError, FormulationError, OrbotError
 from orbot.formulation import Formulation
 from orbot.settings import get_settings
 
@@ -53,6 +53,80 @@ def _load_formulation(path: Path, as_json: bool = False) -> Formulation:
         return Formulation.from_json(text)
     except FormulationError as exc:
         _invalid(exc, as_json)
+
+
+@app.command()
+def solve(
+    text: Optional[str] = typer.Argument(None, help="the problem, in words (or use -f)"),
+    file: Optional[Path] = typer.Option(None, "-f", "--file", help="read the problem from a file, or - for stdin"),
+    model: Optional[str] = typer.Option(None, "--model", help="LLM model name (default: ORBOT_MODEL)"),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=20, help="formulate-and-revise rounds"),
+    samples: Optional[int] = typer.Option(None, "--samples", min=1, max=32, help="independent formulations that vote"),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="solver time limit per solve, seconds"),
+    as_json: bool = typer.Option(False, "--json", help="print the Answer as one JSON object"),
+) -> None:
+    """Formulate a problem stated in words with an LLM, solve it, correct it until it solves."""
+    from orbot.agent import Agent
+
+    if (text is None) == (file is None):
+        _fail("give the problem either as TEXT or with -f FILE")
+    if file is not None:
+        try:
+            text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot read {file}: {exc.strerror}")
+    settings = get_settings()
+    options = settings.solver_options()
+    if time_limit is not None:
+        options.time_limit = time_limit
+    try:
+        agent = Agent(settings=settings, model=model, rounds=rounds, samples=samples, solver_options=options)
+        answer = agent.solve(text)
+    except ConfigurationError as exc:
+        _fail(str(exc))
+    except OrbotError as exc:
+        _fail(str(exc))
+    if as_json:
+        print(answer.model_dump_json(exclude_none=False))
+    else:
+        _print_answer(answer)
+    definite = answer.status in ("optimal", "time_limit_feasible", "infeasible", "unbounded", "infeasible_or_unbounded")
+    raise typer.Exit(EXIT_OK if definite else EXIT_NO_ANSWER)
+
+
+def _print_answer(answer) -> None:
+    objective = "-" if answer.objective is None else f"{answer.objective:.10g}"
+    out.print(f"[bold]{answer.status}[/bold], objective [bold]{objective}[/bold] "
+              f"({answer.rounds} round(s), {answer.usage.get('total_tokens', 0)} tokens, "
+              f"{answer.timings.get('total_seconds', 0):.1f} s, model {answer.model})")
+    if answer.agreement is not None:
+        out.print(f"{answer.agreement:.0%} of {answer.samples} samples agree", style="dim")
+    for attempt in answer.attempts:
+        if attempt.category != "ok":
+            out.print(Text(f"round {attempt.round}" + (f" (sample {attempt.sample})" if answer.samples > 1 else "")
+                           + f": {attempt.category}" + (f": {attempt.error.splitlines()[0]}" if attempt.error else "")),
+                      style="dim")
+    if answer.assumptions:
+        out.print("assumptions: " + "; ".join(answer.assumptions), markup=False)
+    rows = _nonzero_rows(answer.variables)
+    if rows:
+        table = Table("variable", "value", title=f"nonzero values ({len(rows)})", title_justify="left")
+        for label, value in rows[:200]:
+            table.add_row(Text(label), f"{value:.10g}")
+        out.print(table)
+    if answer.diagnosis is not None:
+        out.print(answer.diagnosis.text, markup=False, highlight=False)
+
+
+def _nonzero_rows(variables: dict, prefix: str = "", depth: int = 0) -> list[tuple[str, float]]:
+    rows = []
+    for key, value in variables.items():
+        label = key if depth == 0 else (f"{prefix}[{key}]" if depth == 1 else f"{prefix[:-1]},{key}]")
+        if isinstance(value, dict):
+            rows += _nonzero_rows(value, label, depth + 1)
+        elif abs(value) > 1e-9:
+            rows.append((label, value))
+    return rows
 
 
 @app.command()

@@ -1332,7 +1332,7 @@ def compile_formulation(formulation: Formulation, limits: Limits | None = None) 
         sets=compiler.sets,
         params=compiler.params,
     )
-    _check_numbers(model)
+    _check_numbers(model, limits.max_abs_value)
     return model
 
 
@@ -1355,17 +1355,37 @@ def _csr(starts: list[int], sink: _Sink, num_cols: int) -> tuple[np.ndarray, np.
     return a_start, (unique % max(num_cols, 1)).astype(np.int32), summed
 
 
-def _check_numbers(model: CanonicalModel) -> None:
+def _check_numbers(model: CanonicalModel, largest: float) -> None:
+    """Reject NaN and magnitudes beyond ``largest`` (bounds may be infinite), naming where they are."""
+
+    def bad(values: np.ndarray, infinite_ok: bool) -> list[int]:
+        mask = np.isnan(values) | (np.isfinite(values) & (np.abs(values) > largest))
+        if not infinite_ok:
+            mask |= np.isinf(values)
+        return np.nonzero(mask)[0][:5].tolist()
+
+    hint = "check the data's units and magnitudes"
     issues = []
-    if not np.all(np.isfinite(model.a_value)) or not np.all(np.isfinite(model.col_cost)):
-        issues.append(Issue("data", "formulation", None, "some coefficients are not finite numbers"))
-    for label, array in (("row bounds", model.row_lower), ("row bounds", model.row_upper)):
-        if np.any(np.isnan(array)):
-            issues.append(Issue("data", "formulation", None, f"some {label} are not numbers"))
-    bad = np.nonzero(model.col_lower > model.col_upper)[0]
-    for col in bad[:5]:
-        issues.append(Issue("data", "variable", model.col_label(int(col)).split("[")[0],
+    for row in bad(model.row_lower, True) + bad(model.row_upper, True):
+        issues.append(Issue("data", "constraint", model.row_element(row),
+                            f"{model.row_label(row)} has a right-hand side beyond {largest:g}", hint=hint))
+    rows_of = np.searchsorted(model.a_start, np.arange(len(model.a_value)), side="right") - 1
+    for position in bad(model.a_value, False):
+        row = int(rows_of[position])
+        issues.append(Issue("data", "constraint", model.row_element(row),
+                            f"{model.row_label(row)} has a coefficient beyond {largest:g}", hint=hint))
+    for what, values, infinite_ok in (("objective coefficient", model.col_cost, False),
+                                      ("lower bound", model.col_lower, True), ("upper bound", model.col_upper, True)):
+        for col in bad(values, infinite_ok):
+            label = model.col_label(col)
+            issues.append(Issue("data", "variable", label.split("[")[0], f"{label} has a {what} beyond {largest:g}",
+                                hint=hint))
+    if bad(np.array([model.offset]), False):
+        issues.append(Issue("data", "objective", None, f"the objective's constant is beyond {largest:g}", hint=hint))
+    for col in np.nonzero(model.col_lower > model.col_upper)[0][:5].tolist():
+        label = model.col_label(col)
+        issues.append(Issue("data", "variable", label.split("[")[0],
                             f"lower bound {model.col_lower[col]:g} is above upper bound {model.col_upper[col]:g} "
-                            f"for {model.col_label(int(col))}"))
+                            f"for {label}"))
     if issues:
-        raise FormulationError(issues)
+        raise FormulationError(issues[:20])

@@ -202,8 +202,10 @@ def _schema_issues(exc: ValidationError, data: Any) -> list[Issue]:
             if rest and isinstance(rest[0], int):
                 position = rest.pop(0)
                 try:
-                    name = data[loc[0]][position].get("name") or f"#{position + 1}"
-                except Exception:  # the input is malformed there: fall back to the position
+                    name = data[loc[0]][position].get("name")
+                except (AttributeError, IndexError, KeyError, TypeError):  # malformed there
+                    name = None
+                if not isinstance(name, str) or not name:
                     name = f"#{position + 1}"
         # pydantic reports a union field once per alternative: keep the first per location
         field_path = ".".join(str(part) for part in rest if not _is_union_tag(part))

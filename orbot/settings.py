@@ -28,6 +28,8 @@ class Limits(BaseModel):
     max_variables: int = Field(1_000_000, description="scalar variables in a model")
     max_nonzeros: int = Field(5_000_000, description="coefficients in a model")
     max_elements: int = Field(500, description="elements of each kind in a formulation")
+    max_abs_value: float = Field(1e15, description="largest magnitude of a coefficient or bound (HiGHS's "
+                                 "infinity is 1e20)")
     max_problem_chars: int = Field(50_000, description="characters in a problem text sent to the LLM")
 
 

@@ -167,7 +167,11 @@ def solve_canonical(model: CanonicalModel, options: SolverOptions | None = None)
     check_supported(model)
     started = time.perf_counter()
     highs = new_highs(options)
-    negate = _pass_model(highs, model)
+    try:
+        negate = _pass_model(highs, model)
+    except _Rejected as exc:
+        return SolveResult(status=Status.ERROR, solver_status=str(exc), stats=model.stats(),
+                           solve_seconds=time.perf_counter() - started)
     highs.run()
     status, words = _status(highs)
     if status is Status.INFEASIBLE_OR_UNBOUNDED:
@@ -275,8 +279,12 @@ def _pass_model(highs: highspy.Highs, model: CanonicalModel, integrality: np.nda
         status = highs.passModel(model.num_cols, model.num_rows, len(model.a_value),
                                  int(highspy.MatrixFormat.kRowwise), int(sense), float(offset), *common, integrality)
     if status == highspy.HighsStatus.kError:
-        raise RuntimeError("HiGHS rejected the model arrays")  # a bug in orbot, not in the formulation
+        raise _Rejected("HiGHS rejected the model")
     return negate
+
+
+class _Rejected(Exception):
+    """HiGHS refused the arrays (compile's checks should prevent this): reported as status error."""
 
 
 def _hessian(model: CanonicalModel, factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -75,3 +75,44 @@ def test_schema_command():
     schema = json.loads(run.stdout)
     assert {"sets", "parameters", "variables", "objective", "constraints"} <= set(schema["properties"])
     assert "sum(" in schema["description"]  # the grammar travels with the schema
+
+
+def solve_env(fake_url: str) -> dict:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORBOT_", "OPENAI_"))}
+    env.update(ORBOT_BASE_URL=fake_url, ORBOT_MODEL="fake-model", ORBOT_LLM_BACKOFF="0.01")
+    return env
+
+
+def test_solve_end_to_end_json(fake_llm):
+    workshop = json.loads((Path(__file__).resolve().parent.parent / "prompts" / "examples" / "workshop.json").read_text())
+    fake_llm.script({"content": "not json"}, {"content": json.dumps(workshop["formulation"])})
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve", workshop["problem"], "--json"],
+                         capture_output=True, text=True, timeout=120, env=solve_env(fake_llm.url))
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout)
+    assert answer["status"] == "optimal" and answer["objective"] == pytest.approx(4100)
+    assert answer["variables"]["make"] == {"table": 30.0, "chair": 40.0}
+    assert [a["category"] for a in answer["attempts"]] == ["json", "ok"]
+    assert answer["formulation"]["name"] == "workshop" and "pyo.ConcreteModel" in answer["code"]
+
+
+def test_solve_from_file_human_output(fake_llm, tmp_path):
+    workshop = json.loads((Path(__file__).resolve().parent.parent / "prompts" / "examples" / "workshop.json").read_text())
+    (tmp_path / "problem.txt").write_text(workshop["problem"])
+    fake_llm.script({"content": json.dumps(workshop["formulation"])})
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve", "-f", str(tmp_path / "problem.txt"),
+                          "--rounds", "2"], capture_output=True, text=True, timeout=120, env=solve_env(fake_llm.url))
+    assert run.returncode == 0, run.stderr
+    assert "optimal" in run.stdout and "make[chair]" in run.stdout and "4100" in run.stdout
+
+
+def test_solve_without_endpoint_says_how_to_set_one_up():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORBOT_", "OPENAI_"))}
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve", "maximize profit"], capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert run.returncode == 2
+    assert "OPENAI_API_KEY" in run.stderr and "ORBOT_BASE_URL" in run.stderr and "Traceback" not in run.stderr

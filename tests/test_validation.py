@@ -186,3 +186,16 @@ def test_bound_from_a_parameter_with_a_named_index():
     data["variables"][0]["upper"] = "min(supply[i], demand[j])"
     model = compile_formulation(Formulation.from_data(data))
     assert list(model.col_upper) == [325, 300, 275, 325, 300, 275]
+
+
+def test_magnitudes_beyond_the_solver_are_named():
+    data = changed([(("parameters", 1, "data"), {"new_york": 1e40, "chicago": 300, "topeka": 275})])
+    issue = only(issues_of(data))
+    assert (issue.element, issue.name) == ("constraint", "meet_demand")
+    assert "meet_demand[new_york] has a right-hand side beyond" in issue.message
+
+
+def test_nan_bound_is_rejected():
+    data = changed([(("variables", 0, "upper"), float("nan"))])
+    issue = only(issues_of(data))
+    assert issue.element == "variable" and "not a number" in issue.message
