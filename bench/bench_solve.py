@@ -19,7 +19,7 @@ import numpy as np
 
 from orbot import Formulation, solve_formulation
 from orbot.settings import SolverOptions
-from orbot.solve import new_highs
+from orbot.highs import new_highs
 
 OPTIONS = SolverOptions(time_limit=600, threads=1)
 

@@ -25,7 +25,7 @@ from orbot.formulation import Formulation
 from orbot.llm import LLMClient, LLMReply, OpenAICompatible, Usage, extract_json
 from orbot.prompting import feedback, system_prompt, user_prompt
 from orbot.settings import Settings, SolverOptions, get_settings
-from orbot.solve import Diagnosis, SolveResult, Status, solve_formulation
+from orbot.highs import Diagnosis, SolveResult, Status, solve_formulation
 
 __all__ = ["Agent", "Answer", "Attempt", "solve"]
 

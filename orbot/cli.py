@@ -143,7 +143,7 @@ def solve_formulation_command(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
 ) -> None:
     """Validate, compile and solve a formulation with HiGHS; no LLM involved."""
-    from orbot.solve import solve_formulation
+    from orbot.highs import solve_formulation
 
     formulation = _load_formulation(file, as_json)
     settings = get_settings()
@@ -193,7 +193,7 @@ def codegen(
 
 
 def _print_result(formulation: Formulation, result) -> None:
-    from orbot.solve import describe_values
+    from orbot.highs import describe_values
 
     objective = "-" if result.objective is None else f"{result.objective:.10g}"
     out.print(f"[bold]{formulation.name}[/bold]: [bold]{result.status.value}[/bold] "

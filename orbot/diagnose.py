@@ -15,7 +15,7 @@ import numpy as np
 
 from orbot.compile import CanonicalModel
 from orbot.settings import SolverOptions
-from orbot.solve import Diagnosis, Status, _pass_model, new_highs
+from orbot.highs import Diagnosis, Status, _pass_model, new_highs
 
 __all__ = ["diagnose"]
 

@@ -5,7 +5,7 @@
     ├── ConfigurationError         a setting is missing or wrong (e.g. no LLM endpoint)
     └── LLMError                   the LLM endpoint failed after retries
 
-Infeasible, unbounded and time-limited solves are *results* (see ``orbot.solve.Status``),
+Infeasible, unbounded and time-limited solves are *results* (see ``orbot.Status``),
 not exceptions. Messages are written to be read by a person and fed back to an LLM verbatim:
 each names the element and the symbol at fault and, where it can, says what would fix it.
 """

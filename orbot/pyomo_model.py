@@ -17,7 +17,7 @@ import numpy as np
 from orbot.compile import CanonicalModel, compile_formulation
 from orbot.formulation import Formulation
 from orbot.settings import Limits, SolverOptions
-from orbot.solve import SolveResult, Status, _nest_blocks, check_supported
+from orbot.highs import SolveResult, Status, _nest_blocks, check_supported
 
 __all__ = ["to_pyomo", "solve_with_pyomo", "component_name"]
 
