@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, Field
 
@@ -123,13 +123,15 @@ class Agent:
 
     def __init__(self, llm: LLMClient | None = None, *, settings: Settings | None = None, model: str | None = None,
                  rounds: int | None = None, samples: int | None = None, review: bool | None = None,
-                 solver_options: SolverOptions | None = None):
+                 solver_options: SolverOptions | None = None, on_attempt: Callable[[Attempt], None] | None = None):
         self.settings = settings or get_settings()
         self.llm = llm if llm is not None else OpenAICompatible(self.settings, model=model)
         self.rounds = rounds or self.settings.rounds
         self.samples = samples or self.settings.samples
         self.review = self.settings.review if review is None else review
         self.solver_options = solver_options or self.settings.solver_options()
+        # called after every round, e.g. to report progress; an exception it raises stops the solve
+        self.on_attempt = on_attempt
 
     # --- public -------------------------------------------------------------------------------
     def solve(self, problem: str) -> Answer:
@@ -180,6 +182,8 @@ class Agent:
                 attempt.status = outcome.result.status.value
                 attempt.objective = outcome.result.objective
             run.attempts.append(attempt)
+            if self.on_attempt is not None:
+                self.on_attempt(attempt)
             if outcome.result is not None and (run.best is None or _RANK[outcome.result.status.value] <= _RANK[run.status]):
                 run.best, run.best_round = outcome, number
             elif outcome.formulation is not None and run.best is None:

@@ -70,6 +70,18 @@ class Settings(BaseSettings):
     samples: int = Field(1, ge=1, le=32, description="independent formulations that vote (self-consistency)")
     review: bool = Field(False, description="ask the LLM to double-check suspicious optimal answers")
 
+    # --- the REST service (orbot serve) ---------------------------------------------------------
+    api_keys: str | None = Field(None, description="comma-separated bearer tokens; unset: no authentication")
+    database_url: str = Field("sqlite:///orbot-jobs.db", description="job store, an SQLAlchemy URL")
+    workers: int = Field(8, ge=1, le=256, description="jobs run at once (LLM calls are I/O-bound)")
+    solver_workers: int = Field(2, ge=1, le=64, description="formulation solves run at once")
+    sync_timeout: float = Field(60.0, description="seconds POST /v1/solve waits before answering with a job id")
+    max_body_bytes: int = Field(2_000_000, description="largest request body")
+    rate_limit_per_minute: int = Field(120, ge=1, description="requests per minute per API key (or client)")
+
+    def api_key_list(self) -> list[str]:
+        return [key.strip() for key in (self.api_keys or "").split(",") if key.strip()]
+
     def solver_options(self) -> SolverOptions:
         return SolverOptions(time_limit=self.time_limit, mip_rel_gap=self.mip_rel_gap, threads=self.threads)
 

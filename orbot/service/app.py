@@ -1,0 +1,67 @@
+"""Build the FastAPI application: a thin shell over the same API the CLI and notebooks use."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Callable
+
+from fastapi import FastAPI
+
+import orbot
+from orbot.agent import Agent, Attempt
+from orbot.service.jobs import Job, JobCancelled, JobRunner, JobStore
+from orbot.service.problems import install_handlers
+from orbot.service.routes import formulations, health, problems
+from orbot.service.schemas import ProblemCreate
+from orbot.service.security import BodySizeLimit, RateLimiter
+from orbot.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, agent_factory: Callable[..., Agent] = Agent) -> FastAPI:
+    """The service. ``agent_factory`` builds the agent for each job (tests may swap it)."""
+    settings = settings or get_settings()
+
+    def run_job(job: Job, report: Callable[[dict], bool]) -> dict:
+        request = ProblemCreate.model_validate(job.request)
+        options = request.options
+        solver_options = settings.solver_options()
+        if options.time_limit is not None:
+            solver_options.time_limit = options.time_limit
+
+        def on_attempt(attempt: Attempt) -> None:
+            progress = {"sample": attempt.sample, "round": attempt.round, "category": attempt.category}
+            if report(progress):
+                raise JobCancelled()
+
+        agent = agent_factory(settings=settings, model=options.model, rounds=options.rounds, samples=options.samples,
+                              solver_options=solver_options, on_attempt=on_attempt)
+        return agent.solve(request.problem).model_dump(mode="json")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        store = JobStore(settings.database_url)
+        runner = JobRunner(store, run_job, settings.workers)
+        app.state.store, app.state.runner = store, runner
+        app.state.solver_pool = ThreadPoolExecutor(max_workers=settings.solver_workers,
+                                                   thread_name_prefix="orbot-solve")
+        runner.start()
+        try:
+            yield
+        finally:
+            runner.stop()
+            app.state.solver_pool.shutdown(wait=False, cancel_futures=True)
+            store.close()
+
+    app = FastAPI(title="orbot", version=orbot.__version__, lifespan=lifespan,
+                  description="Optimization problems in plain language, solved: formulate with an LLM, "
+                  "validate, compile, solve with HiGHS, correct.")
+    app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    install_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in (problems.router, formulations.router, health.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,246 @@
+"""Durable jobs: a table in any SQLAlchemy database (SQLite by default) and a pool of workers.
+
+A job is claimed with a conditional UPDATE (queued -> running), so no two workers, threads or
+processes run it twice at once. Jobs found running at start-up were cut off by a stop: they go
+back to the queue and run again, so nothing submitted is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, create_engine, event, func,
+                        select, text, update)
+from sqlalchemy.engine import Engine
+
+__all__ = ["Job", "JobStore", "JobRunner", "JobCancelled"]
+
+metadata = MetaData()
+jobs_table = Table(
+    "jobs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False, index=True),  # queued, running, done, failed, cancelled
+    Column("request", Text, nullable=False),
+    Column("progress", Text, nullable=True),
+    Column("result", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    Column("runs", Integer, nullable=False, default=0),  # how many times a worker started it
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+)
+
+FINAL = ("done", "failed", "cancelled")
+
+
+class JobCancelled(Exception):
+    """Raised inside a running job when its cancellation was requested."""
+
+
+@dataclass
+class Job:
+    id: str
+    owner: str
+    status: str
+    request: dict
+    progress: dict | None
+    result: dict | None
+    error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    runs: int
+    cancel_requested: bool
+
+    @classmethod
+    def from_row(cls, row: Any) -> "Job":
+        data = dict(row._mapping)
+        for key in ("request", "progress", "result"):
+            data[key] = json.loads(data[key]) if data[key] else None
+        return cls(**data)
+
+
+class JobStore:
+    def __init__(self, url: str):
+        connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
+        self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            @event.listens_for(self.engine, "connect")
+            def _sqlite_pragmas(connection, _record):  # many readers beside one writer; durable commits
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+        metadata.create_all(self.engine)
+
+    def ping(self) -> bool:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+
+    def create(self, owner: str, request: dict) -> Job:
+        job_id = uuid.uuid4().hex
+        with self.engine.begin() as connection:
+            connection.execute(jobs_table.insert().values(
+                id=job_id, owner=owner, status="queued", request=json.dumps(request), created_at=time.time(),
+                runs=0, cancel_requested=False))
+        return self.get(job_id)
+
+    def get(self, job_id: str, owner: str | None = None) -> Job | None:
+        query = select(jobs_table).where(jobs_table.c.id == job_id)
+        if owner is not None:
+            query = query.where(jobs_table.c.owner == owner)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return Job.from_row(row) if row else None
+
+    def page(self, owner: str, limit: int, offset: int) -> tuple[list[Job], int]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(jobs_table).where(jobs_table.c.owner == owner)
+                                      .order_by(jobs_table.c.created_at.desc(), jobs_table.c.id)
+                                      .limit(limit).offset(offset)).all()
+            total = connection.execute(select(func.count()).select_from(jobs_table)
+                                       .where(jobs_table.c.owner == owner)).scalar_one()
+        return [Job.from_row(row) for row in rows], total
+
+    def claim(self) -> Job | None:
+        """Take the oldest queued job, if any; the conditional update makes the claim exclusive."""
+        while True:
+            with self.engine.begin() as connection:
+                job_id = connection.execute(select(jobs_table.c.id).where(jobs_table.c.status == "queued")
+                                            .order_by(jobs_table.c.created_at).limit(1)).scalar()
+                if job_id is None:
+                    return None
+                claimed = connection.execute(
+                    update(jobs_table).where(jobs_table.c.id == job_id, jobs_table.c.status == "queued")
+                    .values(status="running", started_at=time.time(), runs=jobs_table.c.runs + 1)).rowcount
+            if claimed:
+                return self.get(job_id)
+
+    def set_progress(self, job_id: str, progress: dict) -> bool:
+        """Record progress; returns whether cancellation was requested meanwhile."""
+        with self.engine.begin() as connection:
+            connection.execute(update(jobs_table).where(jobs_table.c.id == job_id)
+                               .values(progress=json.dumps(progress)))
+            return bool(connection.execute(select(jobs_table.c.cancel_requested)
+                                           .where(jobs_table.c.id == job_id)).scalar())
+
+    def finish(self, job_id: str, status: str, result: dict | None = None, error: str | None = None) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(jobs_table).where(jobs_table.c.id == job_id, jobs_table.c.status == "running")
+                               .values(status=status, result=json.dumps(result) if result is not None else None,
+                                       error=error, finished_at=time.time()))
+
+    def cancel(self, job_id: str, owner: str) -> Job | None:
+        """Queued jobs are cancelled at once; running ones stop after their current round."""
+        with self.engine.begin() as connection:
+            connection.execute(update(jobs_table).where(jobs_table.c.id == job_id, jobs_table.c.owner == owner,
+                                                        jobs_table.c.status == "queued")
+                               .values(status="cancelled", finished_at=time.time()))
+            connection.execute(update(jobs_table).where(jobs_table.c.id == job_id, jobs_table.c.owner == owner,
+                                                        jobs_table.c.status == "running")
+                               .values(cancel_requested=True))
+        return self.get(job_id, owner)
+
+    def requeue_interrupted(self) -> int:
+        """Jobs left running by a stop go back to the queue."""
+        with self.engine.begin() as connection:
+            return connection.execute(update(jobs_table).where(jobs_table.c.status == "running")
+                                      .values(status="queued")).rowcount
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class JobRunner:
+    """Worker threads that claim and run jobs; notifies waiters on the event loop when one ends."""
+
+    def __init__(self, store: JobStore, run: Callable[[Job, Callable[[dict], bool]], dict], workers: int,
+                 poll_seconds: float = 0.5):
+        self.store = store
+        self.run = run
+        self.workers = workers
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._pool: ThreadPoolExecutor | None = None
+        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
+        self._waiters_lock = threading.Lock()
+
+    def start(self) -> None:
+        self.store.requeue_interrupted()
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="orbot-job")
+        for _ in range(self.workers):
+            self._pool.submit(self._loop)
+
+    def stop(self) -> None:
+        """Stop taking jobs. Running ones are left to finish or, if the process ends first, to be
+        requeued at the next start."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def notify(self) -> None:
+        with self._wake:
+            self._wake.notify()
+
+    async def wait(self, job_id: str, timeout: float) -> None:
+        """Wait (without blocking the event loop) until the job ends or the timeout passes."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._waiters_lock:
+            self._waiters.setdefault(job_id, []).append((loop, future))
+        try:
+            job = self.store.get(job_id)
+            if job is not None and job.status in FINAL:
+                return
+            await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            with self._waiters_lock:
+                waiting = self._waiters.get(job_id, [])
+                if (loop, future) in waiting:
+                    waiting.remove((loop, future))
+                if not waiting:
+                    self._waiters.pop(job_id, None)
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                if self._stopping:
+                    return
+            job = self.store.claim()
+            if job is None:
+                with self._wake:
+                    if not self._stopping:
+                        self._wake.wait(self.poll_seconds)
+                continue
+            self._execute(job)
+
+    def _execute(self, job: Job) -> None:
+        def report(progress: dict) -> bool:
+            return self.store.set_progress(job.id, progress)
+
+        try:
+            result = self.run(job, report)
+            self.store.finish(job.id, "done", result=result)
+        except JobCancelled:
+            self.store.finish(job.id, "cancelled", error="cancelled on request")
+        except Exception as exc:  # a job's failure is recorded on the job; the worker carries on
+            self.store.finish(job.id, "failed", error=f"{type(exc).__name__}: {exc}")
+        with self._waiters_lock:
+            waiting = self._waiters.pop(job.id, [])
+        for loop, future in waiting:
+            loop.call_soon_threadsafe(lambda f=future: f.done() or f.set_result(None))
