@@ -25,7 +25,8 @@ from typing import Any, Callable
 import numpy as np
 
 from orbot.errors import FormulationError, Issue
-from orbot.expressions import DATA_FUNCTIONS, SPECIAL_FUNCTIONS, ExpressionError, parse_binding, parse_expression
+from orbot.expressions import (DATA_FUNCTIONS, SPECIAL_FUNCTIONS, ExpressionError, parse_binding, parse_expression,
+                               parse_source)
 from orbot.formulation import Formulation, Parameter
 from orbot.settings import Limits
 
@@ -426,7 +427,7 @@ class _Compiler:
             names: set[str] = set()
             if p.expression:
                 try:
-                    names = {n.id for n in ast.walk(ast.parse(p.expression, mode="eval")) if isinstance(n, ast.Name)}
+                    names = {n.id for n in ast.walk(parse_source(p.expression)) if isinstance(n, ast.Name)}
                 except (SyntaxError, ValueError, RecursionError, MemoryError):
                     names = set()  # the real parse reports it
             deps[p.name] = {n for n in names if n in by_name and n != p.name}

@@ -11,10 +11,11 @@ from __future__ import annotations
 import ast
 import math
 import re
+import threading
 
 from orbot.settings import Limits
 
-__all__ = ["GRAMMAR", "DATA_FUNCTIONS", "ExpressionError", "parse_expression", "parse_binding"]
+__all__ = ["GRAMMAR", "DATA_FUNCTIONS", "ExpressionError", "parse_expression", "parse_binding", "parse_source"]
 
 GRAMMAR = """\
 Expressions are written in a small Python-like algebra (parsed safely, never executed):
@@ -55,6 +56,18 @@ _ALLOWED_OPS = (
 )
 _MAX_DEPTH = 60
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+# CPython's AST constructor keeps its recursion-depth count in shared state: parsing from several
+# threads at once can raise a spurious "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). Parses are short, so orbot serializes them.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_source(text: str, mode: str = "eval") -> ast.AST:
+    """``ast.parse``, safe to call from any thread."""
+    with _PARSE_LOCK:
+        return ast.parse(text, mode=mode)
 
 
 class ExpressionError(ValueError):
@@ -101,7 +114,7 @@ def _parse(text: str, limits: Limits) -> ast.Expression:
     if not text.strip():
         raise ExpressionError("expression is empty")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = parse_source(text.strip())
     except SyntaxError as exc:
         raise ExpressionError(f"invalid syntax in '{_clip(text)}': {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError) as exc:

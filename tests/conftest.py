@@ -19,6 +19,7 @@ def fake_llm_server():
 def fake_llm(fake_llm_server):
     """The session's fake endpoint, with an empty script and JSON-schema output accepted."""
     fake_llm_server.reject_json_schema = False
+    fake_llm_server.default = None
     return fake_llm_server.script()
 
 

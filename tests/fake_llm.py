@@ -22,6 +22,8 @@ class FakeLLM:
         self.steps: list = []
         self.requests: list[dict] = []
         self.reject_json_schema = False
+        self.default: dict | None = None
+        self.record = True  # the step used when the script is exhausted (load tests)
         self._lock = threading.Lock()
         fake = self
 
@@ -33,10 +35,11 @@ class FakeLLM:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with fake._lock:
-                    fake.requests.append(body)
+                    if fake.record:
+                        fake.requests.append(body)
                     rejected = fake.reject_json_schema and \
                         (body.get("response_format") or {}).get("type") == "json_schema"
-                    step = None if rejected else (fake.steps.pop(0) if fake.steps else
+                    step = None if rejected else (fake.steps.pop(0) if fake.steps else fake.default or
                                                   {"status": 599, "error": "the fake has no more scripted replies"})
                 if rejected:
                     return self._send(400, {"error": {"message": "response_format json_schema is not supported",

@@ -122,3 +122,4 @@ def test_bindings(text):
 def test_bad_bindings(text):
     with pytest.raises(ExpressionError):
         parse_binding(text, LIMITS)
+

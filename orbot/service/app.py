@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Callable
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 
 import orbot
 from orbot.agent import Agent, Attempt
+from orbot.llm import OpenAICompatible
 from orbot.service.jobs import Job, JobCancelled, JobRunner, JobStore
 from orbot.service.problems import install_handlers
 from orbot.service.routes import formulations, health, problems
@@ -23,6 +25,15 @@ __all__ = ["create_app"]
 def create_app(settings: Settings | None = None, agent_factory: Callable[..., Agent] = Agent) -> FastAPI:
     """The service. ``agent_factory`` builds the agent for each job (tests may swap it)."""
     settings = settings or get_settings()
+    clients: dict[str | None, OpenAICompatible] = {}
+    clients_lock = threading.Lock()
+
+    def llm_for(model: str | None) -> OpenAICompatible:
+        """One client per model, shared by all jobs: building one costs ~20 ms (its TLS context)."""
+        with clients_lock:
+            if model not in clients:
+                clients[model] = OpenAICompatible(settings, model=model)
+            return clients[model]
 
     def run_job(job: Job, report: Callable[[dict], bool]) -> dict:
         request = ProblemCreate.model_validate(job.request)
@@ -36,8 +47,8 @@ def create_app(settings: Settings | None = None, agent_factory: Callable[..., Ag
             if report(progress):
                 raise JobCancelled()
 
-        agent = agent_factory(settings=settings, model=options.model, rounds=options.rounds, samples=options.samples,
-                              solver_options=solver_options, on_attempt=on_attempt)
+        agent = agent_factory(llm_for(options.model), settings=settings, rounds=options.rounds,
+                              samples=options.samples, solver_options=solver_options, on_attempt=on_attempt)
         return agent.solve(request.problem).model_dump(mode="json")
 
     @asynccontextmanager
