@@ -96,6 +96,11 @@ class SolveResult(BaseModel):
     _row_values: np.ndarray | None = PrivateAttr(None)
     _row_duals: np.ndarray | None = PrivateAttr(None)
 
+    @property
+    def column_values(self) -> np.ndarray | None:
+        """All variable values in column order (elements in declaration order, keys in set order)."""
+        return None if self._col_values is None else self._col_values.copy()
+
     def value(self, name: str, *key: Any) -> float | None:
         """One variable's value: ``result.value('ship', 'A', 'X')``."""
         node: Any = self.variables.get(name)

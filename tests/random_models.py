@@ -159,6 +159,18 @@ def random_model(seed: int) -> tuple[dict, Arrays]:
     return formulation, arrays
 
 
+def check_solution(arrays: Arrays, x) -> float:
+    """The objective of x, after asserting that x satisfies every row, bound and integrality."""
+    x = np.asarray(x, dtype=float)
+    for row, lo, hi in zip(arrays.rows, arrays.row_lower, arrays.row_upper):
+        activity = sum(v * x[c] for c, v in row.items())
+        assert lo - 1e-6 <= activity <= hi + 1e-6, (activity, lo, hi)
+    assert np.all(x >= np.asarray(arrays.lower) - 1e-6) and np.all(x <= np.asarray(arrays.upper) + 1e-6)
+    integer = np.asarray(arrays.integer, dtype=bool)
+    assert np.all(np.abs(x[integer] - np.round(x[integer])) <= 1e-6)
+    return float(np.dot(arrays.cost, x) + arrays.offset)
+
+
 def solve_arrays(arrays: Arrays):
     """(status, objective) from scipy.optimize.milp: 'optimal', 'infeasible', 'unbounded' or 'other'."""
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -178,7 +190,7 @@ def solve_arrays(arrays: Arrays):
     if status == "other":
         status = _settle(arrays, sign, constraints)
     objective = sign * found.fun + arrays.offset if status == "optimal" else None
-    return status, objective
+    return status, objective, (found.x if status == "optimal" else None)
 
 
 def _settle(arrays: Arrays, sign: float, constraints: list) -> str:
