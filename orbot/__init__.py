@@ -9,11 +9,13 @@ from orbot.expressions import GRAMMAR
 from orbot.formulation import Constraint, Formulation, Objective, Parameter, SetDef, Variable
 from orbot.settings import Limits, Settings, SolverOptions
 from orbot.highs import Diagnosis, SolveResult, Status, solve_formulation
+from orbot.whatif import WhatIf, what_if, with_changes
 
 __version__ = "0.1.0"
 
 # the agent pulls in the openai SDK (~0.3 s): loaded on first use, so LLM-free commands start fast
-_LAZY = {"Agent": "orbot.agent", "Answer": "orbot.agent", "Attempt": "orbot.agent", "solve": "orbot.agent"}
+_LAZY = {"Agent": "orbot.agent", "Answer": "orbot.agent", "Attempt": "orbot.agent", "solve": "orbot.agent",
+         "asolve": "orbot.agent"}
 
 
 def __getattr__(name: str):
@@ -45,8 +47,12 @@ __all__ = [
     "SolverOptions",
     "Status",
     "Variable",
+    "WhatIf",
+    "asolve",
     "compile_formulation",
     "generate_code",
     "solve",
     "solve_formulation",
+    "what_if",
+    "with_changes",
 ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from orbot.errors import FormulationError, LLMError, OrbotError
 from orbot.formulation import Formulation
@@ -27,7 +27,7 @@ from orbot.prompting import feedback, system_prompt, user_prompt
 from orbot.settings import Settings, SolverOptions, get_settings
 from orbot.highs import Diagnosis, SolveResult, Status, solve_formulation
 
-__all__ = ["Agent", "Answer", "Attempt", "solve"]
+__all__ = ["Agent", "Answer", "Attempt", "asolve", "solve"]
 
 _MAX_ISSUES = 20
 # how good a result is: lower is better
@@ -77,9 +77,41 @@ class Answer(BaseModel):
     samples: int = 1
     agreement: float | None = Field(None, description="share of samples whose objective matches the answer's")
 
+    _result: SolveResult | None = PrivateAttr(None)
+
     def summary(self) -> str:
         objective = "-" if self.objective is None else f"{self.objective:.10g}"
         return f"status {self.status}, objective {objective}, {self.rounds} round(s), {self.usage.get('total_tokens', 0)} tokens"
+
+    @property
+    def result(self) -> SolveResult | None:
+        """The solve behind the answer (re-solved from the formulation for an answer loaded from JSON)."""
+        if self._result is None and self.formulation is not None:
+            try:
+                self._result = solve_formulation(self.formulation)
+            except FormulationError:
+                return None
+        return self._result
+
+    def to_pandas(self):
+        """Variable values as a DataFrame (see SolveResult.to_pandas)."""
+        return self.result.to_pandas() if self.result is not None else None
+
+    def constraints_frame(self):
+        return self.result.constraints_frame() if self.result is not None else None
+
+    def what_if(self, *, data: dict | None = None, bounds: dict | None = None):
+        """Change data or bounds of the answer's formulation and re-solve, without the LLM."""
+        from orbot.whatif import what_if
+
+        if self.formulation is None:
+            raise OrbotError("this answer has no formulation to change")
+        return what_if(self.formulation, data=data, bounds=bounds, before=self.result)
+
+    def _repr_markdown_(self) -> str:
+        from orbot.display import answer_markdown
+
+        return answer_markdown(self)
 
 
 @dataclass
@@ -262,6 +294,7 @@ class Agent:
             except OrbotError:
                 answer.code = None
         if best is not None and best.result is not None:
+            answer._result = best.result
             answer.objective = best.result.objective
             answer.variables = best.result.variables
             answer.diagnosis = best.result.diagnosis
@@ -320,3 +353,8 @@ def _vote(runs: list[_Run]) -> tuple[_Run, float | None]:
 def solve(problem: str, **options: Any) -> Answer:
     """Solve a problem stated in words: ``orbot.solve("A bakery ...", rounds=4)``."""
     return Agent(**options).solve(problem)
+
+
+async def asolve(problem: str, **options: Any) -> Answer:
+    """``solve`` for async code (notebooks, services): runs off the event loop."""
+    return await Agent(**options).asolve(problem)

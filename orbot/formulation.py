@@ -184,6 +184,11 @@ class Formulation(BaseModel):
     def to_json(self, indent: int | None = 2) -> str:
         return self.model_dump_json(indent=indent, exclude_defaults=False)
 
+    def _repr_markdown_(self) -> str:
+        from orbot.display import formulation_markdown
+
+        return formulation_markdown(self)
+
 
 _ELEMENT_KINDS = {"sets": "set", "parameters": "parameter", "variables": "variable",
                   "constraints": "constraint", "objective": "objective"}

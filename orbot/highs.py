@@ -114,6 +114,23 @@ class SolveResult(BaseModel):
         objective = "-" if self.objective is None else f"{self.objective:.10g}"
         return f"status {self.status.value}, objective {objective}"
 
+    def to_pandas(self):
+        """Variable values as a DataFrame: variable, index, value, lower, upper, integer."""
+        from orbot.display import variables_frame
+
+        return variables_frame(self)
+
+    def constraints_frame(self):
+        """Constraint rows as a DataFrame: constraint, index, activity, lower, upper, slack, dual."""
+        from orbot.display import constraints_frame
+
+        return constraints_frame(self)
+
+    def _repr_markdown_(self) -> str:
+        from orbot.display import result_markdown
+
+        return result_markdown(self)
+
 
 # --------------------------------------------------------------------------------------------
 def solve_formulation(formulation: Formulation | dict | str, options: SolverOptions | None = None,

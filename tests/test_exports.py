@@ -8,7 +8,8 @@ def test_exported_names():
         "Agent", "Answer", "Attempt", "CanonicalModel", "ConfigurationError", "Constraint", "Diagnosis",
         "Formulation", "FormulationError", "GRAMMAR", "GeneratedCode", "Issue", "LLMError", "Limits", "Objective",
         "OrbotError", "Parameter", "SetDef", "Settings", "SolveResult", "SolverOptions", "Status", "Variable",
-        "compile_formulation", "generate_code", "solve", "solve_formulation"])
+        "WhatIf", "asolve", "compile_formulation", "generate_code", "solve", "solve_formulation", "what_if",
+        "with_changes"])
     for name in orbot.__all__:
         assert getattr(orbot, name) is not None
 
