@@ -25,6 +25,12 @@ def _admit(body: ProblemCreate, settings: Settings) -> None:
         raise ProblemResponse(503, "no LLM endpoint configured", detail=SETUP_HELP)
 
 
+def _found(job_id: str, job) -> JobPublic:
+    if job is None:  # unknown, or another key's: the same answer, so ids reveal nothing
+        raise ProblemResponse(404, "no such job", detail=f"job {job_id} does not exist or is not yours")
+    return JobPublic.of(job)
+
+
 def _accepted(job) -> JSONResponse:
     public = JobPublic.of(job)
     return JSONResponse(public.model_dump(mode="json"), status_code=202, headers={"Location": public.href})
@@ -58,19 +64,13 @@ async def create_job(body: ProblemCreate, who: LimitedCaller, settings: Settings
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
 async def get_job(job_id: str, who: Caller, store: StoreDep):
-    job = await run_in_threadpool(store.get, job_id, who)
-    if job is None:
-        raise ProblemResponse(404, "no such job", detail=f"job {job_id} does not exist or is not yours")
-    return JobPublic.of(job)
+    return _found(job_id, await run_in_threadpool(store.get, job_id, who))
 
 
 @router.delete("/jobs/{job_id}", response_model=JobPublic)
 async def cancel_job(job_id: str, who: Caller, store: StoreDep):
     """Cancel: a queued job at once, a running one after its current round."""
-    job = await run_in_threadpool(store.cancel, job_id, who)
-    if job is None:
-        raise ProblemResponse(404, "no such job", detail=f"job {job_id} does not exist or is not yours")
-    return JobPublic.of(job)
+    return _found(job_id, await run_in_threadpool(store.cancel, job_id, who))
 
 
 @router.get("/jobs", response_model=JobPage)
