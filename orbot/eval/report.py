@@ -1,0 +1,112 @@
+"""Numbers from an eval run: ``summary.json`` and ``report.md``, and a comparison of two runs.
+
+Every rate is given with its numerator and denominator."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from orbot.eval.runner import read_records
+from orbot.eval.scoring import DEFAULT_RULE, RULES
+
+__all__ = ["summarize", "write_report", "compare"]
+
+
+def _rate(numerator: int, denominator: int) -> dict:
+    return {"count": numerator, "of": denominator, "rate": round(numerator / denominator, 4) if denominator else None}
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def summarize(records: list[dict], config: dict | None = None) -> dict:
+    n = len(records)
+    accuracy = {}
+    for rule in RULES:
+        scored = [r for r in records if r["correct"].get(rule) is not None]
+        accuracy[rule] = _rate(sum(1 for r in scored if r["correct"][rule]), len(scored))
+    by_version: dict[str, list[bool]] = {}
+    for record in records:
+        for version, verdict in record.get("versions", {}).items():
+            if verdict["correct"] is not None:
+                by_version.setdefault(version, []).append(verdict["correct"])
+    no_solution = [r for r in records if r["label_kind"] == "no_solution"]
+    failures = [r for r in records if r["correct"].get(DEFAULT_RULE) is False]
+    tokens = [r["tokens"] for r in records]
+    seconds = [r["seconds"] for r in records]
+    return {
+        "config": config or {},
+        "problems": n,
+        "default_rule": DEFAULT_RULE,
+        "accuracy": accuracy,
+        "by_label_version": {v: _rate(sum(verdicts), len(verdicts)) for v, verdicts in sorted(by_version.items())},
+        "execution": _rate(sum(1 for r in records if r["executed"]), n),
+        "no_solution_labels": _rate(sum(1 for r in no_solution if r["correct"].get(DEFAULT_RULE)), len(no_solution)),
+        "statuses": dict(Counter(r["status"] for r in records)),
+        "rounds": dict(sorted(Counter(str(r["rounds"]) for r in records).items())),
+        "failure_categories": dict(Counter(r["category"] for r in failures)),
+        "tokens": {"total": sum(tokens), "p50": _percentile(tokens, 0.5), "p95": _percentile(tokens, 0.95)},
+        "seconds": {"p50": _percentile(seconds, 0.5), "p95": _percentile(seconds, 0.95)},
+        "failures": [{"id": r["id"], "label": r["label"], "status": r["status"], "objective": r["objective"],
+                      "category": r["category"]} for r in failures],
+    }
+
+
+def write_report(out_dir: Path, config: dict | None = None) -> dict:
+    out_dir = Path(out_dir)
+    summary = summarize(read_records(out_dir), config)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    (out_dir / "report.md").write_text(_markdown(summary), encoding="utf-8")
+    return summary
+
+
+def _cell(rate: dict) -> str:
+    return f"{rate['count']}/{rate['of']}" + (f" ({rate['rate']:.1%})" if rate["rate"] is not None else "")
+
+
+def _markdown(summary: dict) -> str:
+    config = summary["config"]
+    lines = [f"# orbot eval: {config.get('dataset', '?')}", ""]
+    if config:
+        lines += [", ".join(f"{k}: {v}" for k, v in config.items() if k != "dataset"), ""]
+    lines += [f"{summary['problems']} problems. Execution rate (a model was built and solved to a definite status): "
+              f"{_cell(summary['execution'])}.", "", "| rule | correct |", "|---|---|"]
+    lines += [f"| {rule}{' (default)' if rule == summary['default_rule'] else ''} | {_cell(rate)} |"
+              for rule, rate in summary["accuracy"].items()]
+    if summary["by_label_version"]:
+        lines += ["", f"Against each label version of the same problems ({summary['default_rule']} rule):", "",
+                  "| label version | correct |", "|---|---|"]
+        lines += [f"| {v} | {_cell(rate)} |" for v, rate in summary["by_label_version"].items()]
+    lines += ["", f"No-solution labels answered as infeasible/unbounded: {_cell(summary['no_solution_labels'])}.", "",
+              "Statuses: " + ", ".join(f"{k} {v}" for k, v in summary["statuses"].items()),
+              "Rounds used: " + ", ".join(f"{k}: {v}" for k, v in summary["rounds"].items()),
+              "Failure categories: " + (", ".join(f"{k} {v}" for k, v in summary["failure_categories"].items()) or "none"),
+              f"Tokens: {summary['tokens']['total']} in all, p50 {summary['tokens']['p50']}, p95 {summary['tokens']['p95']} "
+              "per problem",
+              f"Seconds per problem: p50 {_seconds(summary['seconds']['p50'])}, p95 {_seconds(summary['seconds']['p95'])}"]
+    if summary["failures"]:
+        lines += ["", "## Failures", "", "| problem | label | status | objective | last category |", "|---|---|---|---|---|"]
+        lines += [f"| {f['id']} | {f['label']} | {f['status']} | {f['objective']} | {f['category']} |"
+                  for f in summary["failures"][:200]]
+    return "\n".join(lines) + "\n"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def compare(run_a: Path, run_b: Path, rule: str = DEFAULT_RULE) -> dict:
+    """Per-problem changes from run A to run B: fixed, broken, and the net change."""
+    a = {r["id"]: r["correct"].get(rule) for r in read_records(Path(run_a))}
+    b = {r["id"]: r["correct"].get(rule) for r in read_records(Path(run_b))}
+    common = sorted(set(a) & set(b))
+    fixed = [i for i in common if a[i] is False and b[i] is True]
+    broken = [i for i in common if a[i] is True and b[i] is False]
+    return {"rule": rule, "common": len(common), "fixed": fixed, "broken": broken, "net": len(fixed) - len(broken),
+            "only_in_a": sorted(set(a) - set(b)), "only_in_b": sorted(set(b) - set(a))}
