@@ -149,6 +149,114 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+eval_app = typer.Typer(help="Score the pipeline on public benchmarks (orbot eval --dataset nl4opt --out runs/x).")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.callback(invoke_without_command=True)
+def eval_run(
+    ctx: typer.Context,
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="NAME or NAME:VERSION (see orbot eval list)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run folder: results.jsonl, summary.json, report.md"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="the first N problems"),
+    sample: Optional[int] = typer.Option(None, "--sample", help="a random sample of N problems"),
+    seed: int = typer.Option(0, "--seed", help="seed of --sample"),
+    model: Optional[str] = typer.Option(None, "--model"),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=256, help="problems in flight"),
+    samples: Optional[int] = typer.Option(None, "--samples", min=1, max=32),
+    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=20),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="solver time limit per solve"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="benchmark files (default: ORBOT_DATA_DIR or "
+                                            "../shared/benchmarks; else downloaded and checksummed)"),
+) -> None:
+    """Run the whole pipeline over a benchmark; resumable: rerun the same command to continue."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if dataset is None or out is None:
+        _fail("give --dataset NAME[:VERSION] and --out DIR (or a subcommand: list, gold, compare)")
+    from orbot.agent import Agent
+    from orbot.eval.datasets import labels_by_text, load, resolve
+    from orbot.eval.report import write_report
+    from orbot.eval.runner import run_eval, select
+
+    try:
+        benchmark, version = resolve(dataset)
+        problems = select(load(benchmark, version, data_dir), limit, sample, seed)
+        settings = get_settings()
+        options = settings.solver_options()
+        if time_limit is not None:
+            options.time_limit = time_limit
+        agent = Agent(settings=settings, model=model, rounds=rounds, samples=samples, solver_options=options)
+    except OrbotError as exc:
+        _fail(str(exc))
+    config = {"dataset": f"{benchmark}:{version}", "model": agent.llm.model, "rounds": agent.rounds,
+              "samples": agent.samples, "problems": len(problems), "limit": limit, "sample": sample, "seed": seed}
+    out.mkdir(parents=True, exist_ok=True)
+    saved = out / "run.json"
+    if saved.is_file():
+        previous = json.loads(saved.read_text())
+        if previous.get("dataset") != config["dataset"]:
+            _fail(f"{out} holds a run of {previous.get('dataset')}; use another --out")
+    saved.write_text(json.dumps(config, indent=1))
+    run_eval(problems, agent.solve, out, concurrency=concurrency,
+             other_labels=labels_by_text(benchmark, data_dir), progress=sys.stderr.isatty())
+    summary = write_report(out, config)
+    accuracy = summary["accuracy"][summary["default_rule"]]
+    print(f"{config['dataset']}: accuracy ({summary['default_rule']}) {accuracy['count']}/{accuracy['of']}, "
+          f"execution {summary['execution']['count']}/{summary['execution']['of']}; report: {out / 'report.md'}")
+
+
+@eval_app.command("list")
+def eval_list(data_dir: Optional[Path] = typer.Option(None, "--data-dir")) -> None:
+    """The registered benchmarks and versions, and which are available here."""
+    from orbot.eval.datasets import data_root, registry
+
+    root = data_root(data_dir)
+    table = Table("benchmark:version", "format", "source", "license", "here", title="benchmarks", title_justify="left")
+    for name, benchmark in registry().items():
+        for version, entry in benchmark["versions"].items():
+            here = entry.get("builtin") or (root is not None and (root / entry["local"]).exists())
+            default = " (default)" if version == benchmark["default"] else ""
+            source = entry["source"]
+            table.add_row(f"{name}:{version}{default}", entry["format"],
+                          f"{source['repo']}@{source['commit']}" if source.get("commit") else source["repo"],
+                          source["license"], "yes" if here else "download")
+    out.print(table)
+
+
+@eval_app.command("gold")
+def eval_gold(
+    out_dir: Path = typer.Option(Path("runs/nl4opt-gold"), "--out"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
+) -> None:
+    """Solve the NL4OPT competition's gold models and audit every numeric label version."""
+    from orbot.eval.gold import audit, audit_markdown
+
+    try:
+        report = audit(data_dir)
+    except OrbotError as exc:
+        _fail(str(exc))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "gold.json").write_text(json.dumps(report, indent=1))
+    text = audit_markdown(report)
+    (out_dir / "gold.md").write_text(text)
+    print("\n".join(text.splitlines()[:12]))
+    print(f"\nfull report: {out_dir / 'gold.md'}")
+
+
+@eval_app.command("compare")
+def eval_compare(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...),
+                 rule: Optional[str] = typer.Option(None, "--rule")) -> None:
+    """Per-problem changes from run A to run B: fixed, broken, net."""
+    from orbot.eval.report import compare
+    from orbot.eval.scoring import DEFAULT_RULE, RULES
+
+    if rule is not None and rule not in RULES:
+        _fail(f"unknown rule '{rule}'; rules: {', '.join(RULES)}")
+    result = compare(run_a, run_b, rule or DEFAULT_RULE)
+    print(json.dumps(result, indent=1))
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of a formulation (what the LLM is asked to write)."""

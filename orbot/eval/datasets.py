@@ -150,6 +150,8 @@ def load(benchmark: str, version: str | None = None, data_dir: str | Path | None
     loader = _LOADERS[entry["format"]]
     problems = []
     for number, (raw_id, text, label, metadata) in enumerate(loader(path, entry), start=1):
+        if not str(text or "").strip():
+            continue  # an empty record (OptiMind's OptMATH CSV has two): nothing to ask
         problem_id = f"{version}:{raw_id if raw_id is not None else number}"
         problems.append(Problem(problem_id, text, label, benchmark, version, metadata))
     return problems
