@@ -155,7 +155,8 @@ class Agent:
 
     def __init__(self, llm: LLMClient | None = None, *, settings: Settings | None = None, model: str | None = None,
                  rounds: int | None = None, samples: int | None = None, review: bool | None = None,
-                 solver_options: SolverOptions | None = None, on_attempt: Callable[[Attempt], None] | None = None):
+                 solver_options: SolverOptions | None = None, on_attempt: Callable[[Attempt], None] | None = None,
+                 include_code: bool = True):
         self.settings = settings or get_settings()
         self.llm = llm if llm is not None else OpenAICompatible(self.settings, model=model)
         self.rounds = rounds or self.settings.rounds
@@ -164,6 +165,7 @@ class Agent:
         self.solver_options = solver_options or self.settings.solver_options()
         # called after every round, e.g. to report progress; an exception it raises stops the solve
         self.on_attempt = on_attempt
+        self.include_code = include_code  # the Pyomo script in the answer (eval runs skip it)
 
     # --- public -------------------------------------------------------------------------------
     def solve(self, problem: str) -> Answer:
@@ -287,12 +289,13 @@ class Agent:
         if best is not None and best.formulation is not None:
             answer.formulation = best.formulation
             answer.assumptions = list(best.formulation.assumptions)
-            try:
-                from orbot.codegen import generate_code
+            if self.include_code:
+                try:
+                    from orbot.codegen import generate_code
 
-                answer.code = generate_code(best.formulation, limits=self.settings.limits).script
-            except OrbotError:
-                answer.code = None
+                    answer.code = generate_code(best.formulation, limits=self.settings.limits).script
+                except OrbotError:
+                    answer.code = None
         if best is not None and best.result is not None:
             answer._result = best.result
             answer.objective = best.result.objective

@@ -186,7 +186,8 @@ def eval_run(
         options = settings.solver_options()
         if time_limit is not None:
             options.time_limit = time_limit
-        agent = Agent(settings=settings, model=model, rounds=rounds, samples=samples, solver_options=options)
+        agent = Agent(settings=settings, model=model, rounds=rounds, samples=samples, solver_options=options,
+                      include_code=False)
     except OrbotError as exc:
         _fail(str(exc))
     config = {"dataset": f"{benchmark}:{version}", "model": agent.llm.model, "rounds": agent.rounds,

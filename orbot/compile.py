@@ -200,8 +200,8 @@ class _Var:
 class _EvalError(Exception):
     """A problem found while expanding (missing data, index outside its set, budget)."""
 
-    def __init__(self, message: str, *, symbol: str | None = None, kind: str = "index", hint: str | None = None):
-        self.symbol, self.kind, self.hint = symbol, kind, hint
+    def __init__(self, message: str, *, symbol: object = None, kind: str = "index", hint: str | None = None):
+        self.symbol, self.kind, self.hint = (None if symbol is None else str(symbol)), kind, hint
         super().__init__(message)
 
 
@@ -217,11 +217,29 @@ class _Sink:
         self.quad = quad
 
 
+class _Source:
+    """A node's source text, rendered only when a message needs it (rendering every node up
+    front cost more than compiling it)."""
+
+    __slots__ = ("node", "_text")
+
+    def __init__(self, node: ast.AST):
+        self.node, self._text = node, None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = ast.unparse(self.node)
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 @dataclass
 class _Node:
     degree: int  # 0 data, 1 linear, 2 quadratic
     fn: Callable
-    text: str
+    text: str | _Source
 
 
 _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
@@ -655,7 +673,7 @@ class _Compiler:
 
     def _subscript(self, node: ast.Subscript, scope: dict) -> _Node:
         name = node.value.id
-        text = ast.unparse(node)
+        text = _Source(node)
         target = self.params.get(name) or self.vars.get(name)
         if target is None:
             if name in self.sets:
@@ -718,7 +736,7 @@ class _Compiler:
 
     def _binop(self, node: ast.BinOp, scope: dict) -> _Node:
         left, right = self.compile(node.left, scope), self.compile(node.right, scope)
-        text = ast.unparse(node)
+        text = _Source(node)
         op = type(node.op)
         if left.degree == 0 and right.degree == 0:
             return _Node(0, _data_binop(op, left.fn, right.fn, text), text)
@@ -796,7 +814,7 @@ class _Compiler:
 
     def _unaryop(self, node: ast.UnaryOp, scope: dict) -> _Node:
         operand = self.compile(node.operand, scope)
-        text = ast.unparse(node)
+        text = _Source(node)
         fn = operand.fn
         if isinstance(node.op, ast.Not):
             self._require_data(operand, text, "a condition")
@@ -818,7 +836,7 @@ class _Compiler:
                 hint="to make a decision depend on a variable, use a binary variable and big-M constraints")
 
     def _boolop(self, node: ast.BoolOp, scope: dict) -> _Node:
-        text = ast.unparse(node)
+        text = _Source(node)
         parts = [self.compile(value, scope) for value in node.values]
         for part in parts:
             self._require_data(part, text, "condition")
@@ -839,7 +857,7 @@ class _Compiler:
         return _Node(0, disjunction, text)
 
     def _compare(self, node: ast.Compare, scope: dict) -> _Node:
-        text = ast.unparse(node)
+        text = _Source(node)
         left = self.compile(node.left, scope)
         self._require_data(left, text, "condition")
         steps = []
@@ -878,7 +896,7 @@ class _Compiler:
         raise ExpressionError(f"'{name}' in '{text}' is not a set", symbol=name, kind="type")
 
     def _ifexp(self, node: ast.IfExp, scope: dict) -> _Node:
-        text = ast.unparse(node)
+        text = _Source(node)
         test = self.compile(node.test, scope)
         self._require_data(test, text, "condition")
         body, orelse = self.compile(node.body, scope), self.compile(node.orelse, scope)
@@ -893,7 +911,7 @@ class _Compiler:
         return _Node(max(body.degree, orelse.degree), choose, text)
 
     def _tuple(self, node: ast.Tuple, scope: dict) -> _Node:
-        text = ast.unparse(node)
+        text = _Source(node)
         parts = [self.compile(element, scope) for element in node.elts]
         for part in parts:
             self._require_data(part, text, "tuple")
@@ -902,7 +920,7 @@ class _Compiler:
 
     def _call(self, node: ast.Call, scope: dict) -> _Node:
         name = node.func.id
-        text = ast.unparse(node)
+        text = _Source(node)
         if node.args and isinstance(node.args[0], ast.GeneratorExp):
             return self._aggregate(name, node.args[0], scope, text)
         if name == "len":
@@ -986,7 +1004,7 @@ class _Compiler:
             conditions = []
             for condition in clause.ifs:
                 compiled = self.compile(condition, inner)
-                self._require_data(compiled, ast.unparse(condition), "condition")
+                self._require_data(compiled, _Source(condition), "condition")
                 conditions.append(compiled.fn)
             levels.append((names, members, conditions))
         budget = self.budget
@@ -1005,7 +1023,7 @@ class _Compiler:
             return the_set.members, the_set.dim
         args = [self.compile(argument, scope) for argument in node.args]
         for arg in args:
-            self._require_data(arg, ast.unparse(node), "range bound")
+            self._require_data(arg, _Source(node), "range bound")
         fns = [arg.fn for arg in args]
         limit = self.limits.max_set_size
 
@@ -1285,7 +1303,8 @@ def _sets_text(sets: list[_Set]) -> str:
     return ", ".join(s.name for s in sets) or "nothing"
 
 
-def _clip(text: str, width: int = 100) -> str:
+def _clip(text: str | _Source, width: int = 100) -> str:
+    text = str(text)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 

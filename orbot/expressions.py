@@ -73,8 +73,8 @@ def parse_source(text: str, mode: str = "eval") -> ast.AST:
 class ExpressionError(ValueError):
     """An expression is outside the language or over budget; ``symbol`` is the culprit."""
 
-    def __init__(self, message: str, *, symbol: str | None = None, kind: str = "syntax", hint: str | None = None):
-        self.symbol = symbol
+    def __init__(self, message: str, *, symbol: object = None, kind: str = "syntax", hint: str | None = None):
+        self.symbol = None if symbol is None else str(symbol)
         self.kind = kind
         self.hint = hint
         super().__init__(message)
