@@ -22,12 +22,14 @@ __all__ = ["diagnose"]
 _MAX_LISTED = 12
 # from the LP (fast on large models, DESIGN.md), then reduced until irreducible
 _IIS_STRATEGY = int(highspy.IisStrategy.kIisStrategyFromLp) | int(highspy.IisStrategy.kIisStrategyIrreducible)
+_IIS_IRREDUCIBLE = 3  # HighsIis::status_ == kIisModelStatusIrreducible (HiGHS lp_data/HighsIis.h)
 _ADVICE_INFEASIBLE = ("Check each against the problem text: usually one is misread (a wrong direction <= vs >=, a "
                       "wrong right-hand side, a missing term, or a bound that should not be there).")
 
 
 def diagnose(model: CanonicalModel, status: Status, options: SolverOptions) -> Diagnosis:
-    options = options.model_copy(update={"time_limit": min(options.time_limit or 30.0, 30.0)})
+    budget = options.diagnose_time_limit
+    options = options.model_copy(update={"time_limit": min(options.time_limit or budget, budget)})
     if status is Status.UNBOUNDED:
         return _unbounded(model, options)
     relaxed = _relaxation(model, options)
@@ -37,7 +39,7 @@ def diagnose(model: CanonicalModel, status: Status, options: SolverOptions) -> D
         return _unbounded(model, options)
     if relaxed_status == highspy.HighsModelStatus.kOptimal and model.is_mip:
         return _elastic(model, options)
-    return _iis(model, relaxed)
+    return _iis(model, relaxed, budget)
 
 
 def _relaxation(model: CanonicalModel, options: SolverOptions) -> highspy.Highs:
@@ -46,18 +48,23 @@ def _relaxation(model: CanonicalModel, options: SolverOptions) -> highspy.Highs:
     return highs
 
 
-def _iis(model: CanonicalModel, highs: highspy.Highs) -> Diagnosis:
+def _iis(model: CanonicalModel, highs: highspy.Highs, seconds: float) -> Diagnosis:
     highs.setOptionValue("iis_strategy", _IIS_STRATEGY)
+    highs.setOptionValue("iis_time_limit", float(seconds))
     status, iis = highs.getIis()
     relaxation = " of the LP relaxation" if model.is_mip else ""
     if status == highspy.HighsStatus.kError or not iis.valid_ or (not iis.row_index_ and not iis.col_index_):
         return Diagnosis(kind="infeasible", method="none",
                          text="The model is infeasible: no assignment satisfies all constraints and bounds "
-                         "together. HiGHS could not isolate a smaller conflicting set. " + _ADVICE_INFEASIBLE)
+                         "together. HiGHS could not isolate a smaller conflicting set in the time allowed. "
+                         + _ADVICE_INFEASIBLE)
     rows = [int(r) for r in iis.row_index_]
     cols = [int(c) for c in iis.col_index_]
-    lines = [f"The model is infeasible. These constraints cannot all hold together (an irreducible "
-             f"infeasible subset{relaxation}, found by HiGHS):"]
+    if iis.status_ == _IIS_IRREDUCIBLE:
+        found = f"an irreducible infeasible subset{relaxation}, found by HiGHS"
+    else:  # the reduction stopped at the time limit: a conflicting set, perhaps larger than needed
+        found = f"a conflicting subset{relaxation} found by HiGHS, not reduced to a minimal one in {seconds:g} s"
+    lines = [f"The model is infeasible. These constraints cannot all hold together ({found}):"]
     for row in rows[:_MAX_LISTED]:
         lines.append(f"- {model.row_label(row)}: {model.row_text(row)}")
     if len(rows) > _MAX_LISTED:
@@ -66,7 +73,8 @@ def _iis(model: CanonicalModel, highs: highspy.Highs) -> Diagnosis:
         bounds = [f"{model.col_label(c)} {_bounds_text(model, c)}" for c in cols[:_MAX_LISTED]]
         lines.append("together with the bounds: " + "; ".join(bounds))
     lines.append(_ADVICE_INFEASIBLE)
-    return Diagnosis(kind="infeasible", method="iis", text="\n".join(lines),
+    return Diagnosis(kind="infeasible", method="iis" if iis.status_ == _IIS_IRREDUCIBLE else "iis_partial",
+                     text="\n".join(lines),
                      constraints=[model.row_label(r) for r in rows],
                      variables=[model.col_label(c) for c in cols])
 

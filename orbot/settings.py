@@ -40,6 +40,8 @@ class SolverOptions(BaseModel):
     mip_rel_gap: float | None = Field(None, description="relative MIP gap at which to stop")
     threads: int | None = Field(None, description="HiGHS threads; None lets HiGHS decide")
     diagnose: bool = Field(True, description="explain infeasible and unbounded results")
+    diagnose_time_limit: float = Field(10.0, description="seconds for an explanation (an IIS can take long on "
+                                       "large models; past this HiGHS returns what it has)")
 
 
 class Settings(BaseSettings):
@@ -82,8 +84,11 @@ class Settings(BaseSettings):
     def api_key_list(self) -> list[str]:
         return [key.strip() for key in (self.api_keys or "").split(",") if key.strip()]
 
+    diagnose_time_limit: float = 10.0
+
     def solver_options(self) -> SolverOptions:
-        return SolverOptions(time_limit=self.time_limit, mip_rel_gap=self.mip_rel_gap, threads=self.threads)
+        return SolverOptions(time_limit=self.time_limit, mip_rel_gap=self.mip_rel_gap, threads=self.threads,
+                             diagnose_time_limit=self.diagnose_time_limit)
 
 
 @lru_cache(maxsize=1)

@@ -66,3 +66,23 @@ def test_unbounded_example_names_the_variable():
     result = solve_formulation(Formulation.from_file(EXAMPLES / "unbounded.json"))
     assert result.diagnosis.variables == ["make[p2]"]
     assert "make[p2] up" in result.diagnosis.text
+
+
+def test_large_infeasibility_is_explained_within_the_time_budget():
+    """An IIS of a big model can take minutes: the explanation stops at its budget and says so."""
+    import sys
+    import time
+
+    sys.path.insert(0, str(EXAMPLES.parent.parent / "bench"))
+    from bench_solve import transportation
+
+    from orbot import SolverOptions
+
+    formulation, _ = transportation(100)
+    formulation["parameters"][2]["data"] = [d * 1.5 for d in formulation["parameters"][2]["data"]]
+    started = time.perf_counter()
+    result = solve_formulation(formulation, SolverOptions(threads=1, diagnose_time_limit=0.5))
+    assert result.status == Status.INFEASIBLE and time.perf_counter() - started < 15
+    assert result.diagnosis.method in ("iis", "iis_partial") and result.diagnosis.constraints
+    if result.diagnosis.method == "iis_partial":
+        assert "not reduced to a minimal one" in result.diagnosis.text
