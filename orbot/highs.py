@@ -233,7 +233,8 @@ def solve_canonical(model: CanonicalModel, options: SolverOptions | None = None)
 # --------------------------------------------------------------------------------------------
 _banner_lock = threading.Lock()
 _banner_shown = False
-_threads_in_use: int | None = None
+_UNSET = object()
+_scheduler_threads: object = _UNSET  # the thread count HiGHS's one scheduler was started with
 
 
 def new_highs(options: SolverOptions) -> highspy.Highs:
@@ -242,7 +243,7 @@ def new_highs(options: SolverOptions) -> highspy.Highs:
     HiGHS prints a banner to the C-level stdout on its first construction in a process; it is
     sent to /dev/null so that ``--json`` output stays machine-readable.
     """
-    global _banner_shown, _threads_in_use
+    global _banner_shown, _scheduler_threads
     with _banner_lock:
         if not _banner_shown:
             with _stdout_to_devnull():
@@ -250,10 +251,13 @@ def new_highs(options: SolverOptions) -> highspy.Highs:
             _banner_shown = True
         else:
             highs = highspy.Highs()
-        if options.threads is not None and options.threads != _threads_in_use:
-            if _threads_in_use is not None:  # HiGHS keeps one scheduler per process
-                highspy.Highs.resetGlobalScheduler(True)
-            _threads_in_use = options.threads
+        # HiGHS keeps one thread scheduler per process, sized by the first solve: another thread
+        # count later needs a reset (None is HiGHS's own default, a count of its own)
+        if _scheduler_threads is _UNSET:
+            _scheduler_threads = options.threads
+        elif options.threads != _scheduler_threads:
+            highspy.Highs.resetGlobalScheduler(True)
+            _scheduler_threads = options.threads
     highs.setOptionValue("output_flag", False)
     if options.time_limit is not None:
         highs.setOptionValue("time_limit", float(options.time_limit))

@@ -86,3 +86,13 @@ def test_large_infeasibility_is_explained_within_the_time_budget():
     assert result.diagnosis.method in ("iis", "iis_partial") and result.diagnosis.constraints
     if result.diagnosis.method == "iis_partial":
         assert "not reduced to a minimal one" in result.diagnosis.text
+
+
+def test_thread_count_can_change_between_solves():
+    """HiGHS sizes one scheduler per process at the first solve; orbot resets it when asked for another."""
+    from orbot import SolverOptions
+
+    formulation = Formulation.from_file(EXAMPLES / "knapsack_milp.json")
+    for threads in (None, 1, 2, None, 1):
+        result = solve_formulation(formulation, SolverOptions(threads=threads))
+        assert result.status == Status.OPTIMAL and result.objective == pytest.approx(220), threads
