@@ -1,0 +1,1 @@
+"""Scoring orbot on public benchmarks: datasets, scoring rules, the runner, reports, gold mode."""
