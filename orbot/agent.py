@@ -10,7 +10,6 @@ independent formulations are made concurrently and vote on the objective (self-c
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,7 @@ from orbot.formulation import Formulation
 from orbot.llm import LLMClient, LLMReply, OpenAICompatible, Usage, extract_json
 from orbot.prompting import feedback, system_prompt, user_prompt
 from orbot.settings import Settings, SolverOptions, get_settings
-from orbot.highs import Diagnosis, SolveResult, Status, solve_formulation
+from orbot.highs import Diagnosis, SolveResult, solve_formulation
 
 __all__ = ["Agent", "Answer", "Attempt", "asolve", "solve"]
 

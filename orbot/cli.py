@@ -108,45 +108,10 @@ def _print_answer(answer) -> None:
                       style="dim")
     if answer.assumptions:
         out.print("assumptions: " + "; ".join(answer.assumptions), markup=False)
-    rows = _nonzero_rows(answer.variables)
-    if rows:
-        table = Table("variable", "value", title=f"nonzero values ({len(rows)})", title_justify="left")
-        for label, value in rows[:200]:
-            table.add_row(Text(label), f"{value:.10g}")
-        out.print(table)
+    if answer.result is not None:
+        _print_values(answer.result)
     if answer.diagnosis is not None:
         out.print(answer.diagnosis.text, markup=False, highlight=False)
-
-
-def _nonzero_rows(variables: dict, prefix: str = "", depth: int = 0) -> list[tuple[str, float]]:
-    rows = []
-    for key, value in variables.items():
-        label = key if depth == 0 else (f"{prefix}[{key}]" if depth == 1 else f"{prefix[:-1]},{key}]")
-        if isinstance(value, dict):
-            rows += _nonzero_rows(value, label, depth + 1)
-        elif abs(value) > 1e-9:
-            rows.append((label, value))
-    return rows
-
-
-@app.command()
-def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="interface to bind; 127.0.0.1 keeps it local"),
-    port: int = typer.Option(8000, "--port"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="jobs run at once (default ORBOT_WORKERS)"),
-) -> None:
-    """Run the REST service (OpenAPI docs at /docs)."""
-    import uvicorn
-
-    from orbot.service import create_app
-
-    settings = get_settings()
-    if workers is not None:
-        settings = settings.model_copy(update={"workers": workers})
-    if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key_list():
-        print(f"warning: serving on {host} without ORBOT_API_KEYS: anyone who can reach it can use it",
-              file=sys.stderr)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 eval_app = typer.Typer(help="Score the pipeline on public benchmarks (orbot eval --dataset nl4opt --out runs/x).")
@@ -321,16 +286,9 @@ def codegen(
           file=sys.stderr)
 
 
-def _print_result(formulation: Formulation, result) -> None:
+def _print_values(result) -> None:
     from orbot.highs import describe_values
 
-    objective = "-" if result.objective is None else f"{result.objective:.10g}"
-    out.print(f"[bold]{formulation.name}[/bold]: [bold]{result.status.value}[/bold] "
-              f"(HiGHS: {result.solver_status}), objective {objective}")
-    stats = result.stats
-    out.print(f"{stats.get('class')}: {stats.get('variables')} variables ({stats.get('integer_variables')} integer), "
-              f"{stats.get('constraints')} constraints, {stats.get('nonzeros')} nonzeros; built in "
-              f"{result.build_seconds:.3f} s, solved in {result.solve_seconds:.3f} s", style="dim")
     rows = describe_values(result)
     if rows:
         table = Table("variable", "value", title=f"nonzero values ({len(rows)})", title_justify="left")
@@ -339,6 +297,17 @@ def _print_result(formulation: Formulation, result) -> None:
         if len(rows) > 200:
             table.add_row(f"... {len(rows) - 200} more (use --json)", "")
         out.print(table)
+
+
+def _print_result(formulation: Formulation, result) -> None:
+    objective = "-" if result.objective is None else f"{result.objective:.10g}"
+    out.print(f"[bold]{formulation.name}[/bold]: [bold]{result.status.value}[/bold] "
+              f"(HiGHS: {result.solver_status}), objective {objective}")
+    stats = result.stats
+    out.print(f"{stats.get('class')}: {stats.get('variables')} variables ({stats.get('integer_variables')} integer), "
+              f"{stats.get('constraints')} constraints, {stats.get('nonzeros')} nonzeros; built in "
+              f"{result.build_seconds:.3f} s, solved in {result.solve_seconds:.3f} s", style="dim")
+    _print_values(result)
     if result.diagnosis is not None:
         out.print(result.diagnosis.text, markup=False, highlight=False)
 

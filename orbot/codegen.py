@@ -16,7 +16,6 @@ pasted into the script raw.
 from __future__ import annotations
 
 import ast
-import json
 import pprint
 import textwrap
 from dataclasses import dataclass
