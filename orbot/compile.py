@@ -1054,8 +1054,6 @@ class _Compiler:
             self.budget[0] = self.limits.max_index_combinations
             try:
                 _emitter(node)(dict(), 1.0, sink)
-            except _EvalError:
-                raise
             except (ArithmeticError, ValueError, TypeError) as exc:
                 raise _EvalError(f"cannot compute '{_clip(node.text)}': {_python_error(exc)}", kind="data") from None
         except (ExpressionError, _EvalError) as exc:
