@@ -210,6 +210,9 @@ def test_eval_end_to_end(fake_llm, tmp_path):
     report = (tmp_path / "run" / "report.md").read_text()
     assert f"{correct}/24" in report and "## Failures" in report
     assert "accuracy (mamo)" in run.stdout
+    records = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    solved = next(r for r in records if r["status"] == "optimal")
+    assert solved["answer"]["formulation"]["variables"] and solved["answer"]["attempts"][0]["category"] == "ok"
 
 
 @needs_data

@@ -108,6 +108,8 @@ def _record(problem: Problem, answer, seconds: float, other_labels: dict | None,
         "seconds": seconds,
         "model": getattr(answer, "model", None),
         "error": error,
+        # the whole answer (formulation, values, every attempt and its feedback), to study failures
+        "answer": answer.model_dump(mode="json", exclude={"code", "problem"}) if hasattr(answer, "model_dump") else None,
     }
 
 
