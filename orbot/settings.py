@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     sync_timeout: float = Field(60.0, description="seconds POST /v1/solve waits before answering with a job id")
     max_body_bytes: int = Field(2_000_000, description="largest request body")
     rate_limit_per_minute: int = Field(120, ge=1, description="requests per minute per API key (or client)")
+    max_job_starts: int = Field(3, ge=1, description="a job cut off by this many stops is failed, not retried")
 
     def api_key_list(self) -> list[str]:
         return [key.strip() for key in (self.api_keys or "").split(",") if key.strip()]

@@ -236,3 +236,25 @@ def test_jobs_survive_a_restart(fake_llm, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_job_cut_off_again_and_again_is_failed_not_retried(tmp_path):
+    from orbot.service.jobs import JobRunner, JobStore
+
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    job = store.create("anonymous", {"problem": "x"})
+    for _ in range(3):  # three stops while it ran
+        assert store.claim().id == job.id
+        store.requeue_interrupted()
+    ran = []
+    runner = JobRunner(store, lambda job, report: ran.append(job.id) or {}, workers=1, poll_seconds=0.05, max_starts=3)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 10
+        while store.get(job.id).status != "failed" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+    final = store.get(job.id)
+    assert final.status == "failed" and "not retried" in final.error and final.runs == 4 and ran == []
+    store.close()

@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, agent_factory: Callable[..., Ag
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         store = JobStore(settings.database_url)
-        runner = JobRunner(store, run_job, settings.workers)
+        runner = JobRunner(store, run_job, settings.workers, max_starts=settings.max_job_starts)
         app.state.store, app.state.runner = store, runner
         app.state.solver_pool = ThreadPoolExecutor(max_workers=settings.solver_workers,
                                                    thread_name_prefix="orbot-solve")

@@ -165,8 +165,9 @@ class JobRunner:
     """Worker threads that claim and run jobs; notifies waiters on the event loop when one ends."""
 
     def __init__(self, store: JobStore, run: Callable[[Job, Callable[[dict], bool]], dict], workers: int,
-                 poll_seconds: float = 0.5):
+                 poll_seconds: float = 0.5, max_starts: int = 3):
         self.store = store
+        self.max_starts = max_starts
         self.run = run
         self.workers = workers
         self.poll_seconds = poll_seconds
@@ -233,6 +234,11 @@ class JobRunner:
         def report(progress: dict) -> bool:
             return self.store.set_progress(job.id, progress)
 
+        if job.runs > self.max_starts:  # it was cut off every time: perhaps it is what brings the server down
+            self.store.finish(job.id, "failed", error=f"the server stopped during each of this job's "
+                              f"{self.max_starts} runs; not retried again")
+            self._notify_waiters(job.id)
+            return
         try:
             result = self.run(job, report)
             self.store.finish(job.id, "done", result=result)
@@ -240,7 +246,10 @@ class JobRunner:
             self.store.finish(job.id, "cancelled", error="cancelled on request")
         except Exception as exc:  # a job's failure is recorded on the job; the worker carries on
             self.store.finish(job.id, "failed", error=f"{type(exc).__name__}: {exc}")
+        self._notify_waiters(job.id)
+
+    def _notify_waiters(self, job_id: str) -> None:
         with self._waiters_lock:
-            waiting = self._waiters.pop(job.id, [])
+            waiting = self._waiters.pop(job_id, [])
         for loop, future in waiting:
             loop.call_soon_threadsafe(lambda f=future: f.done() or f.set_result(None))
