@@ -116,3 +116,13 @@ def test_solve_without_endpoint_says_how_to_set_one_up():
                          text=True, timeout=60, env=env)
     assert run.returncode == 2
     assert "OPENAI_API_KEY" in run.stderr and "ORBOT_BASE_URL" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_every_command_is_there():
+    run = orbot("--help")
+    assert run.returncode == 0
+    for command in ("solve", "solve-formulation", "codegen", "schema", "serve", "eval"):
+        assert f" {command} " in run.stdout, command
+    run = orbot("eval", "--help")
+    for command in ("list", "gold", "compare"):
+        assert f" {command} " in run.stdout, command
