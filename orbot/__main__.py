@@ -1,0 +1,5 @@
+"""``python -m orbot`` is the ``orbot`` command."""
+
+from orbot.cli import main
+
+main()
