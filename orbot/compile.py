@@ -1095,18 +1095,7 @@ class _Compiler:
         scope, wrap = self.loops(clauses, {}, ", ".join(c.forall))
         names = [name for name in scope]
         key_fn = (lambda env: ()) if not names else operator.itemgetter(*names)
-        if not isinstance(tree, ast.Compare) or any(isinstance(op, (ast.In, ast.NotIn)) for op in tree.ops):
-            raise ExpressionError(f"a constraint must compare two sides with <=, >= or ==: '{_clip(c.expression)}'",
-                                  kind="type", hint="e.g. 'sum(x[i] for i in I) <= cap'")
-        if len(tree.ops) > 2:
-            raise ExpressionError("a constraint has one comparison or a range 'lo <= expr <= hi'", kind="type")
-        for op in tree.ops:
-            if isinstance(op, (ast.Lt, ast.Gt)):
-                raise ExpressionError(f"strict inequality in '{_clip(c.expression)}'", symbol=type(op).__name__,
-                                      kind="type", hint="use <= or >= (solvers cannot enforce strict inequalities)")
-            if isinstance(op, ast.NotEq):
-                raise ExpressionError("'!=' cannot be a constraint", kind="type",
-                                      hint="model it with a binary variable and big-M constraints")
+        ops = _comparison(tree, c.expression)
         sides = [self.compile(side, scope) for side in [tree.left, *tree.comparators]]
         for side in sides:
             if side.degree > 1:
@@ -1114,7 +1103,6 @@ class _Compiler:
                                       symbol=side.text, kind="nonlinear",
                                       hint="linearize it, e.g. a binary times a continuous variable becomes an auxiliary "
                                       "variable with big-M constraints")
-        ops = [type(op) for op in tree.ops]
         lower, upper, keys, starts, side_tags = rows["lower"], rows["upper"], rows["keys"], rows["starts"], rows["sides"]
 
         def add_row(lhs: Callable, rhs: Callable, op: type, env: dict, tag: str | None) -> None:
@@ -1136,8 +1124,6 @@ class _Compiler:
                 add_row(lhs, rhs, op, env, None)
         else:
             lo, mid, hi = sides
-            if ops[0] is ast.Eq or ops[1] is ast.Eq or ops[0] is not ops[1]:
-                raise ExpressionError("a range must read 'lo <= expr <= hi' or 'hi >= expr >= lo'", kind="type")
             if ops[0] is ast.GtE:
                 lo, hi = hi, lo
             if lo.degree == 0 and hi.degree == 0:
@@ -1167,6 +1153,26 @@ class _Compiler:
         except (ArithmeticError, ValueError, TypeError) as exc:
             raise _EvalError(f"{_binding_text(env, names)}cannot compute '{_clip(c.expression)}': "
                              f"{_python_error(exc)}", kind="data") from None
+
+
+def _comparison(tree: ast.expr, text: str) -> list[type]:
+    """The operators of a constraint, after checking it is one comparison or a range."""
+    if not isinstance(tree, ast.Compare) or any(isinstance(op, (ast.In, ast.NotIn)) for op in tree.ops):
+        raise ExpressionError(f"a constraint must compare two sides with <=, >= or ==: '{_clip(text)}'",
+                              kind="type", hint="e.g. 'sum(x[i] for i in I) <= cap'")
+    if len(tree.ops) > 2:
+        raise ExpressionError("a constraint has one comparison or a range 'lo <= expr <= hi'", kind="type")
+    for op in tree.ops:
+        if isinstance(op, (ast.Lt, ast.Gt)):
+            raise ExpressionError(f"strict inequality in '{_clip(text)}'", symbol=type(op).__name__, kind="type",
+                                  hint="use <= or >= (solvers cannot enforce strict inequalities)")
+        if isinstance(op, ast.NotEq):
+            raise ExpressionError("'!=' cannot be a constraint", kind="type",
+                                  hint="model it with a binary variable and big-M constraints")
+    ops = [type(op) for op in tree.ops]
+    if len(ops) == 2 and (ast.Eq in ops or ops[0] is not ops[1]):
+        raise ExpressionError("a range must read 'lo <= expr <= hi' or 'hi >= expr >= lo'", kind="type")
+    return ops
 
 
 # --------------------------------------------------------------------------------------------
