@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     base_url: str | None = Field(
         None, validation_alias=AliasChoices("ORBOT_BASE_URL", "OPENAI_BASE_URL"),
         description="endpoint, e.g. http://localhost:8000/v1 (vLLM) or http://localhost:11434/v1 (Ollama)")
-    api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ORBOT_API_KEY", "OPENAI_API_KEY"))
+    api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ORBOT_LLM_API_KEY", "OPENAI_API_KEY"),
+                                      description="the LLM endpoint's key (not to be confused with ORBOT_API_KEYS, "
+                                      "the REST service's own bearer tokens)")
     temperature: float = Field(0.0, description="sampling temperature for a single sample")
     sample_temperature: float = Field(0.7, description="temperature when several samples vote")
     max_tokens: int = Field(8192, description="largest reply, in tokens")
