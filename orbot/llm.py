@@ -37,7 +37,7 @@ No LLM endpoint is configured. orbot talks to any OpenAI-compatible endpoint; se
   vLLM:     export ORBOT_BASE_URL=http://localhost:8000/v1 ORBOT_MODEL=Qwen/Qwen2.5-7B-Instruct
   Ollama:   export ORBOT_BASE_URL=http://localhost:11434/v1 ORBOT_MODEL=qwen2.5:7b
 
-(OPENAI_BASE_URL works in place of ORBOT_BASE_URL; a local server needs no key.)
+(OPENAI_BASE_URL works in place of ORBOT_BASE_URL; a local server needs no key, or takes ORBOT_LLM_API_KEY.)
 Everything without an LLM works now: orbot solve-formulation, orbot codegen, orbot schema."""
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
