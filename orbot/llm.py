@@ -123,6 +123,9 @@ class OpenAICompatible:
                 break
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 requests += 1
+                if _LENGTH_ERROR.search(str(exc)):
+                    raise LLMError(f"the endpoint rejected the request's size: {_short(exc)}; lower ORBOT_MAX_TOKENS "
+                                   "(the reply budget) or use a model with a longer context", attempts=requests) from None
                 if mode == "text":
                     raise LLMError(f"the endpoint rejected the request: {_short(exc)}", attempts=requests) from None
                 mode = MODES[MODES.index(mode) + 1]  # the endpoint refused this response format
@@ -204,6 +207,8 @@ def _short(exc: Exception) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+_LENGTH_ERROR = re.compile(r"context.length|maximum context|max_tokens|max_completion_tokens|too many tokens|"
+                           r"context window|token limit", re.I)
 _FORMULATION_KEYS = {"variables", "objective", "constraints", "sets", "parameters", "formulation"}
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.S)
 

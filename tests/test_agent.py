@@ -211,3 +211,11 @@ def test_problem_length_limit(fake_llm, llm_settings):
     with pytest.raises(OrbotError, match="limit"):
         Agent(settings=llm_settings).solve("x" * (llm_settings.limits.max_problem_chars + 1))
     assert fake_llm.requests == []
+
+
+def test_context_length_400_is_not_mistaken_for_a_format_refusal(fake_llm, llm_settings):
+    fake_llm.script({"status": 400, "error": "This model's maximum context length is 8192 tokens. However, you "
+                     "requested 12000 tokens"})
+    answer = Agent(settings=llm_settings).solve(PROBLEM)
+    assert answer.status == "llm_error" and len(fake_llm.requests) == 1
+    assert "ORBOT_MAX_TOKENS" in answer.attempts[0].error
