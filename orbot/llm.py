@@ -103,6 +103,8 @@ class OpenAICompatible:
         self._client = openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url,
                                      timeout=settings.llm_timeout, max_retries=0)
         self._mode = MODES[0]
+        self._token_parameter = "max_tokens"  # reasoning models want max_completion_tokens instead
+        self._send_temperature = True  # and some accept only their default temperature
         self._lock = threading.Lock()
         self._cache = Path(settings.cache_dir) if settings.cache_dir else None
 
@@ -123,6 +125,8 @@ class OpenAICompatible:
                 break
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 requests += 1
+                if self._adapt(str(exc)):
+                    continue  # a parameter this model does not take: sent differently from now on
                 if _LENGTH_ERROR.search(str(exc)):
                     raise LLMError(f"the endpoint rejected the request's size: {_short(exc)}; lower ORBOT_MAX_TOKENS "
                                    "(the reply budget) or use a model with a longer context", attempts=requests) from None
@@ -143,9 +147,24 @@ class OpenAICompatible:
         self._write_cache(key, reply)
         return reply
 
+    def _adapt(self, message: str) -> bool:
+        """Follow a 400 that names a parameter the model refuses; True if something changed."""
+        lowered = message.lower()
+        with self._lock:
+            if "max_completion_tokens" in lowered and self._token_parameter == "max_tokens":
+                self._token_parameter = "max_completion_tokens"
+                return True
+            if "temperature" in lowered and ("unsupported" in lowered or "does not support" in lowered) \
+                    and self._send_temperature:
+                self._send_temperature = False
+                return True
+        return False
+
     def _create(self, messages: list[dict[str, str]], mode: str, schema: dict | None, temperature: float) -> tuple[Any, int]:
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature,
-                                  "max_tokens": self.settings.max_tokens}
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages,
+                                  self._token_parameter: self.settings.max_tokens}
+        if self._send_temperature:
+            kwargs["temperature"] = temperature
         if mode == "json_schema":
             kwargs["response_format"] = {"type": "json_schema",
                                          "json_schema": {"name": "formulation", "schema": schema, "strict": False}}
@@ -207,8 +226,8 @@ def _short(exc: Exception) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-_LENGTH_ERROR = re.compile(r"context.length|maximum context|max_tokens|max_completion_tokens|too many tokens|"
-                           r"context window|token limit", re.I)
+_LENGTH_ERROR = re.compile(r"context.length|maximum context|too many tokens|context window|token limit|"
+                           r"reduce the length", re.I)
 _FORMULATION_KEYS = {"variables", "objective", "constraints", "sets", "parameters", "formulation"}
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.S)
 

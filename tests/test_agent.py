@@ -219,3 +219,19 @@ def test_context_length_400_is_not_mistaken_for_a_format_refusal(fake_llm, llm_s
     answer = Agent(settings=llm_settings).solve(PROBLEM)
     assert answer.status == "llm_error" and len(fake_llm.requests) == 1
     assert "ORBOT_MAX_TOKENS" in answer.attempts[0].error
+
+
+def test_reasoning_model_parameters_are_adapted(fake_llm, llm_settings):
+    fake_llm.script(
+        {"status": 400, "error": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                                 "Use 'max_completion_tokens' instead."},
+        {"status": 400, "error": "Unsupported value: 'temperature' does not support 0 with this model. "
+                                 "Only the default (1) value is supported."},
+        reply(GOOD), reply(GOOD))
+    agent = Agent(settings=llm_settings)
+    assert agent.solve(PROBLEM).status == "optimal"
+    last = fake_llm.requests[2]
+    assert "max_completion_tokens" in last and "max_tokens" not in last and "temperature" not in last
+    assert last["response_format"]["type"] == "json_schema"  # not mistaken for a format refusal
+    agent.solve(PROBLEM)  # remembered: no more refusals
+    assert len(fake_llm.requests) == 4 and "temperature" not in fake_llm.requests[3]
