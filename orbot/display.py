@@ -24,7 +24,8 @@ _MAX_ROWS = 50
 
 
 def _escape(text: str) -> str:
-    return html.escape(" ".join(str(text).split()))
+    """Free text for Markdown: no markup, and no '$' that MathJax would pair into math."""
+    return html.escape(" ".join(str(text).split())).replace("$", r"\$")
 
 
 def _number(value: float | None) -> str:

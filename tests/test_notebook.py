@@ -42,10 +42,11 @@ def test_formulation_markdown():
     assert r"\mathit{cost} = \frac{\mathit{freight} \cdot \mathit{distance}_{i, j}}{1000}" in text
 
 
-def test_descriptions_cannot_inject_markup():
+def test_descriptions_cannot_inject_markup_or_math():
     data = json.loads(TRANSPORT.to_json())
-    data["description"] = "<script>alert(1)</script>"
-    assert "<script>" not in orbot.Formulation.from_data(data)._repr_markdown_()
+    data["description"] = "<script>alert(1)</script> costs $5 and $7"
+    text = orbot.Formulation.from_data(data)._repr_markdown_()
+    assert "<script>" not in text and r"costs \$5 and \$7" in text
 
 
 def test_pandas_tables():
