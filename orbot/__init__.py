@@ -3,7 +3,8 @@
 from importlib import import_module
 
 from orbot.codegen import GeneratedCode, generate_code
-from orbot.compile import CanonicalModel, compile_formulation
+from orbot.canonical import CanonicalModel
+from orbot.compile import compile_formulation
 from orbot.errors import ConfigurationError, FormulationError, Issue, LLMError, OrbotError
 from orbot.expressions import GRAMMAR
 from orbot.formulation import Constraint, Formulation, Objective, Parameter, SetDef, Variable

@@ -21,7 +21,8 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from orbot.compile import CanonicalModel, compile_formulation
+from orbot.canonical import CanonicalModel
+from orbot.compile import compile_formulation
 from orbot.expressions import parse_binding, parse_expression
 from orbot.formulation import Formulation
 from orbot.pyomo_model import component_name

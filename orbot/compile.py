@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from orbot.canonical import Block, CanonicalModel, format_key
 from orbot.errors import FormulationError, Issue
 from orbot.expressions import (DATA_FUNCTIONS, SPECIAL_FUNCTIONS, ExpressionError, parse_binding, parse_expression,
                                parse_source)
@@ -38,134 +39,6 @@ _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 _RESERVED = set(DATA_FUNCTIONS) | SPECIAL_FUNCTIONS | {
     "inf", "model", "pyo", "math", "json", "sys", "Path", "defaultdict", "SolverFactory", "build_model",
     "solve", "main", "from_entries", "DATA", "STATUS", "values_of", "print_result"}
-
-
-# --------------------------------------------------------------------------------------------
-# The output
-# --------------------------------------------------------------------------------------------
-@dataclass
-class Block:
-    """A run of columns (one variable element) or rows (one constraint element)."""
-
-    name: str
-    start: int
-    keys: list  # one key per column/row: a member, a tuple of members, or () for a scalar
-
-    @property
-    def stop(self) -> int:
-        return self.start + len(self.keys)
-
-
-@dataclass
-class CanonicalModel:
-    """min/max c'x + x'Qx + offset  s.t.  row_lower <= A x <= row_upper, bounds, integrality.
-
-    ``quad`` maps (i, j) with i <= j to the coefficient of x_i * x_j in the objective.
-    ``var_blocks`` and ``row_blocks`` map every column and row back to its element and key.
-    """
-
-    formulation: Formulation
-    sense: str
-    col_cost: np.ndarray
-    offset: float
-    col_lower: np.ndarray
-    col_upper: np.ndarray
-    integrality: np.ndarray
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    a_start: np.ndarray
-    a_index: np.ndarray
-    a_value: np.ndarray
-    quad: dict[tuple[int, int], float]
-    var_blocks: list[Block]
-    row_blocks: list[Block]
-    row_sides: list[str | None] = field(default_factory=list)  # 'lower'/'upper' for split ranges
-    sets: dict[str, "_Set"] = field(default_factory=dict)  # name -> members and dimension
-    params: dict[str, "_Param"] = field(default_factory=dict)  # name -> loaded data, in dependency order
-
-    @property
-    def num_cols(self) -> int:
-        return len(self.col_cost)
-
-    @property
-    def num_rows(self) -> int:
-        return len(self.row_lower)
-
-    @property
-    def is_mip(self) -> bool:
-        return bool(self.integrality.any())
-
-    @property
-    def model_class(self) -> str:
-        kind = "QP" if self.quad else "LP"
-        return ("MI" + kind) if self.is_mip else kind
-
-    def col_label(self, col: int) -> str:
-        block = _find_block(self.var_blocks, col)
-        return block.name + format_key(block.keys[col - block.start])
-
-    def row_label(self, row: int) -> str:
-        block = _find_block(self.row_blocks, row)
-        return block.name + format_key(block.keys[row - block.start])
-
-    def row_element(self, row: int) -> str:
-        return _find_block(self.row_blocks, row).name
-
-    def row_text(self, row: int, max_terms: int = 8) -> str:
-        """The row as algebra in the user's names, e.g. '2 make[cake] + make[bread] <= 10'."""
-        lo, hi = self.row_lower[row], self.row_upper[row]
-        start, stop = self.a_start[row], (self.a_start[row + 1] if row + 1 < self.num_rows else len(self.a_index))
-        terms = []
-        for position in range(start, stop):
-            coef, label = self.a_value[position], self.col_label(int(self.a_index[position]))
-            sign = "-" if coef < 0 else "+"
-            magnitude = abs(coef)
-            term = label if magnitude == 1 else f"{_num(magnitude)} {label}"
-            terms.append((sign, term))
-        if len(terms) > max_terms:
-            hidden = len(terms) - max_terms
-            terms = terms[:max_terms] + [("+", f"... ({hidden} more terms)")]
-        body = " ".join(f"{s} {t}" for s, t in terms).lstrip("+ ").strip() or "0"
-        if terms and terms[0][0] == "-":
-            body = "-" + body[2:] if body.startswith("- ") else body
-        if lo == hi:
-            return f"{body} == {_num(lo)}"
-        if lo > -INF and hi < INF:
-            return f"{_num(lo)} <= {body} <= {_num(hi)}"
-        return f"{body} >= {_num(lo)}" if lo > -INF else f"{body} <= {_num(hi)}"
-
-    def stats(self) -> dict[str, Any]:
-        return {
-            "class": self.model_class,
-            "variables": self.num_cols,
-            "integer_variables": int(np.count_nonzero(self.integrality)),
-            "constraints": self.num_rows,
-            "nonzeros": int(len(self.a_value)),
-            "quadratic_terms": len(self.quad),
-        }
-
-
-def _find_block(blocks: list[Block], position: int) -> Block:
-    lo, hi = 0, len(blocks) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if blocks[mid].start <= position:
-            lo = mid
-        else:
-            hi = mid - 1
-    return blocks[lo]
-
-
-def format_key(key: Any) -> str:
-    """'' for a scalar, '[a]' for a member, '[a,1]' for a tuple."""
-    if key == ():
-        return ""
-    parts = key if isinstance(key, tuple) else (key,)
-    return "[" + ",".join(str(part) for part in parts) + "]"
-
-
-def _num(value: float) -> str:
-    return f"{value:.10g}"
 
 
 # --------------------------------------------------------------------------------------------

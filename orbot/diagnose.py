@@ -13,7 +13,7 @@ from __future__ import annotations
 import highspy
 import numpy as np
 
-from orbot.compile import CanonicalModel
+from orbot.canonical import CanonicalModel
 from orbot.settings import SolverOptions
 from orbot.highs import Diagnosis, Status, _pass_model, new_highs
 

@@ -21,7 +21,8 @@ import highspy
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from orbot.compile import CanonicalModel, compile_formulation, format_key
+from orbot.canonical import CanonicalModel, format_key
+from orbot.compile import compile_formulation
 from orbot.errors import FormulationError, Issue
 from orbot.formulation import Formulation
 from orbot.settings import Limits, SolverOptions

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from orbot.compile import CanonicalModel, compile_formulation
+from orbot.canonical import CanonicalModel
+from orbot.compile import compile_formulation
 from orbot.formulation import Formulation
 from orbot.settings import Limits, SolverOptions
 from orbot.highs import SolveResult, Status, _nest_blocks, check_supported
