@@ -292,7 +292,9 @@ class Agent:
                 try:
                     from orbot.codegen import generate_code
 
-                    answer.code = generate_code(best.formulation, limits=self.settings.limits).script
+                    compiled = best.result._model if best.result is not None else None
+                    answer.code = generate_code(best.formulation, limits=self.settings.limits,
+                                                compiled=compiled).script
                 except OrbotError:
                     answer.code = None
         if best is not None and best.result is not None:

@@ -43,11 +43,14 @@ class GeneratedCode:
     data_file: str | None = None
 
 
-def generate_code(formulation: Formulation, *, data_file: str | None = None,
-                  limits: Limits | None = None) -> GeneratedCode:
+def generate_code(formulation: Formulation, *, data_file: str | None = None, limits: Limits | None = None,
+                  compiled: CanonicalModel | None = None) -> GeneratedCode:
     """A Pyomo script equivalent to ``formulation``. With ``data_file`` (a file name), sets and
-    parameter data go to that JSON file, read from beside the script at run time."""
-    model = compile_formulation(formulation, limits)  # validates everything, and loads the data
+    parameter data go to that JSON file, read from beside the script at run time. ``compiled``
+    is the formulation's CanonicalModel when the caller has one already (saves compiling twice)."""
+    if compiled is not None and compiled.formulation is not formulation:
+        compiled = None  # not this formulation's: compile it
+    model = compiled or compile_formulation(formulation, limits)  # validates everything, loads the data
     return _Writer(formulation, model, data_file).write()
 
 
