@@ -24,7 +24,7 @@ from typing import Any
 from orbot.canonical import CanonicalModel
 from orbot.compile import compile_formulation
 from orbot.expressions import parse_binding, parse_expression
-from orbot.formulation import Formulation
+from orbot.formulation import Formulation, index_set_name
 from orbot.pyomo_model import component_name
 from orbot.settings import Limits
 
@@ -223,7 +223,7 @@ class _Writer:
         return f"model.{component_name(set_name)}"
 
     def _variable(self, v: Any) -> list[str]:
-        index_sets = [entry.split(" in ", 1)[1].strip() if " in " in entry else entry.strip() for entry in v.index]
+        index_sets = [index_set_name(entry) for entry in v.index]
         args = "".join(f"{self._set_ref(s)}, " for s in index_sets)
         lower, upper = v.lower, v.upper
         name = component_name(v.name)

@@ -708,12 +708,16 @@ class _Compiler:
                 kind="nonlinear",
                 hint="to make a decision depend on a variable, use a binary variable and big-M constraints")
 
+    def _data_children(self, nodes: list[ast.expr], scope: dict, text: _Source, what: str) -> list[Callable]:
+        """Compile sub-expressions that must be data (conditions, tuples); their functions."""
+        parts = [self.compile(child, scope) for child in nodes]
+        for part in parts:
+            self._require_data(part, text, what)
+        return [part.fn for part in parts]
+
     def _boolop(self, node: ast.BoolOp, scope: dict) -> _Node:
         text = _Source(node)
-        parts = [self.compile(value, scope) for value in node.values]
-        for part in parts:
-            self._require_data(part, text, "condition")
-        fns = [part.fn for part in parts]
+        fns = self._data_children(node.values, scope, text, "condition")
         if isinstance(node.op, ast.And):
             def conjunction(env: dict) -> bool:
                 for fn in fns:
@@ -785,10 +789,7 @@ class _Compiler:
 
     def _tuple(self, node: ast.Tuple, scope: dict) -> _Node:
         text = _Source(node)
-        parts = [self.compile(element, scope) for element in node.elts]
-        for part in parts:
-            self._require_data(part, text, "tuple")
-        fns = [part.fn for part in parts]
+        fns = self._data_children(node.elts, scope, text, "tuple")
         return _Node(0, lambda env: tuple(fn(env) for fn in fns), text)
 
     def _call(self, node: ast.Call, scope: dict) -> _Node:

@@ -16,9 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orbot.errors import FormulationError, Issue
 from orbot.expressions import GRAMMAR
 
-__all__ = ["SetDef", "Parameter", "Variable", "Objective", "Constraint", "Formulation", "Member"]
+__all__ = ["SetDef", "Parameter", "Variable", "Objective", "Constraint", "Formulation", "Member", "index_set_name"]
 
 Member = Union[int, str]
+
+
+def index_set_name(entry: str) -> str:
+    """The set of an index entry, which is a set name ('PLANTS') or a binding ('i in PLANTS')."""
+    return entry.split(" in ", 1)[1].strip() if " in " in entry else entry.strip()
 
 
 class _Element(BaseModel):

@@ -16,7 +16,7 @@ import numpy as np
 
 from orbot.canonical import CanonicalModel
 from orbot.compile import compile_formulation
-from orbot.formulation import Formulation
+from orbot.formulation import Formulation, index_set_name
 from orbot.settings import Limits, SolverOptions
 from orbot.highs import SolveResult, Status, _nest_blocks, check_supported
 
@@ -49,7 +49,7 @@ def to_pyomo(source: Formulation | CanonicalModel, limits: Limits | None = None)
     var_of_col: list = [None] * model_in.num_cols
     for block in model_in.var_blocks:
         element = declared[block.name]
-        index_sets = [sets[_set_name(entry)] for entry in element.index]
+        index_sets = [sets[index_set_name(entry)] for entry in element.index]
         lower = model_in.col_lower[block.start:block.stop]
         upper = model_in.col_upper[block.start:block.stop]
         bounds = {key: (_finite(lower[i]), _finite(upper[i])) for i, key in enumerate(block.keys)}
@@ -148,10 +148,6 @@ def solve_with_pyomo(formulation: Formulation, options: SolverOptions | None = N
     result._model = canonical
     result.solve_seconds = time.perf_counter() - started
     return result
-
-
-def _set_name(entry: str) -> str:
-    return entry.split(" in ", 1)[1].strip() if " in " in entry else entry.strip()
 
 
 def _finite(value: float) -> float | None:
