@@ -5,7 +5,7 @@
 Models: transportation LPs (n x n, n^2 variables) and a 50 x 200 facility-location MILP. Each is
 timed end to end from the formulation dict (validation, compile, solve, results) and compared
 with building the arrays with numpy and calling highspy directly, in the same run. ``--pyomo``
-also times building the same model in Pyomo (orbot.pyomo_model) and solving through Pyomo's
+also times building the same model in Pyomo (orbot.solving.pyomo_model) and solving through Pyomo's
 ``highs`` interface. Best of ``--repeat`` runs.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from orbot import Formulation, solve_formulation
 from orbot.settings import SolverOptions
-from orbot.highs import new_highs
+from orbot.solving.highs_model import new_highs
 
 OPTIONS = SolverOptions(time_limit=600, threads=1)
 
@@ -118,7 +118,7 @@ def via_orbot(formulation: dict) -> float:
 
 
 def via_pyomo(formulation: dict) -> float:
-    from orbot.pyomo_model import solve_with_pyomo
+    from orbot.solving.pyomo_model import solve_with_pyomo
 
     return solve_with_pyomo(Formulation.from_data(formulation), OPTIONS).objective
 

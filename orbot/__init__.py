@@ -3,14 +3,12 @@
 from importlib import import_module
 
 from orbot.codegen import GeneratedCode, generate_code
-from orbot.canonical import CanonicalModel
-from orbot.compile import compile_formulation
+from orbot.compiler import CanonicalModel, compile_formulation
 from orbot.errors import ConfigurationError, FormulationError, Issue, LLMError, OrbotError
-from orbot.expressions import GRAMMAR
-from orbot.formulation import Constraint, Formulation, Objective, Parameter, SetDef, Variable
+from orbot.formulation import GRAMMAR, Constraint, Formulation, Objective, Parameter, SetDef, Variable
 from orbot.settings import Limits, Settings, SolverOptions
-from orbot.highs import Diagnosis, SolveResult, Status, solve_formulation
-from orbot.whatif import WhatIf, what_if, with_changes
+from orbot.solving import Diagnosis, SolveResult, Status, solve_formulation
+from orbot.solving.whatif import WhatIf, what_if, with_changes
 
 __version__ = "0.1.0"
 

@@ -257,7 +257,7 @@ def solve_formulation_command(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
 ) -> None:
     """Validate, compile and solve a formulation with HiGHS; no LLM involved."""
-    from orbot.highs import solve_formulation
+    from orbot.solving import solve_formulation
 
     formulation = _load_formulation(file, as_json)
     settings = get_settings()
@@ -307,7 +307,7 @@ def codegen(
 
 
 def _print_values(result) -> None:
-    from orbot.highs import describe_values
+    from orbot.solving.views import describe_values
 
     rows = describe_values(result)
     if rows:

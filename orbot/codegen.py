@@ -21,11 +21,11 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from orbot.canonical import CanonicalModel
-from orbot.compile import compile_formulation
-from orbot.expressions import parse_binding, parse_expression
+from orbot.compiler import CanonicalModel
+from orbot.compiler import compile_formulation
+from orbot.formulation.expressions import parse_binding, parse_expression
 from orbot.formulation import Formulation, index_set_name
-from orbot.pyomo_model import component_name
+from orbot.solving.pyomo_model import component_name
 from orbot.settings import Limits
 
 __all__ = ["GeneratedCode", "generate_code"]

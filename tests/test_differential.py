@@ -45,7 +45,7 @@ def test_random_models_agree_with_scipy():
 
 
 def test_pyomo_route_agrees_on_random_models():
-    from orbot.pyomo_model import solve_with_pyomo
+    from orbot.solving.pyomo_model import solve_with_pyomo
 
     for seed in range(120):
         formulation = Formulation.from_data(random_model(seed)[0])

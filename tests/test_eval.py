@@ -182,7 +182,7 @@ def eval_env(fake_url):
 @needs_data
 def test_eval_end_to_end(fake_llm, tmp_path):
     from orbot.eval.gold import annotation_formulation as gold_model
-    from orbot.highs import solve_formulation
+    from orbot.solving import solve_formulation
 
     problems = load("nl4opt", "sirl")[:24]
     fake_llm.default = gold_replies(problems)

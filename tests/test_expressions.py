@@ -5,7 +5,7 @@ import ast
 import pytest
 
 from orbot import Limits
-from orbot.expressions import ExpressionError, parse_binding, parse_expression
+from orbot.formulation.expressions import ExpressionError, parse_binding, parse_expression
 
 LIMITS = Limits()
 

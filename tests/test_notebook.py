@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import orbot
-from orbot.latex import binding_latex, expression_latex
+from orbot.formulation.latex import binding_latex, expression_latex
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

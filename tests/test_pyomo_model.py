@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from orbot import Formulation, solve_formulation
-from orbot.pyomo_model import solve_with_pyomo, to_pyomo
+from orbot.solving.pyomo_model import solve_with_pyomo, to_pyomo
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "formulations"
 

@@ -15,7 +15,7 @@ from orbot.errors import FormulationError, OrbotError
 from orbot.eval.datasets import Problem, labels_by_text, load, normalize_text
 from orbot.eval.scoring import DEFAULT_RULE, is_correct
 from orbot.formulation import Formulation
-from orbot.highs import solve_formulation
+from orbot.solving import solve_formulation
 from orbot.settings import SolverOptions
 
 __all__ = ["GoldError", "annotation_formulation", "audit"]

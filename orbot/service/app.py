@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from typing import Callable
 
 from fastapi import FastAPI
 
-import orbot
 from orbot.agent import Agent, Attempt
-from orbot.llm import OpenAICompatible
+from orbot.agent.llm import OpenAICompatible
 from orbot.service.jobs import Job, JobCancelled, JobRunner, JobStore
 from orbot.service.problems import install_handlers
 from orbot.service.routes import formulations, health, problems
@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, agent_factory: Callable[..., Ag
             app.state.solver_pool.shutdown(wait=False, cancel_futures=True)
             store.close()
 
-    app = FastAPI(title="orbot", version=orbot.__version__, lifespan=lifespan,
+    app = FastAPI(title="orbot", version=version("orbot"), lifespan=lifespan,
                   description="Optimization problems in plain language, solved: formulate with an LLM, "
                   "validate, compile, solve with HiGHS, correct.")
     app.state.settings = settings

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from orbot.codegen import generate_code
 from orbot.formulation import Formulation
-from orbot.highs import SolveResult, solve_formulation
+from orbot.solving import SolveResult, solve_formulation
 from orbot.service.deps import LimitedCaller, SettingsDep
 from orbot.service.schemas import CodePublic, FormulationCode, FormulationSolve
 

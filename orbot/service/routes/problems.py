@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from orbot.agent import Answer
-from orbot.llm import SETUP_HELP
+from orbot.agent.llm import SETUP_HELP
 from orbot.service.deps import Caller, LimitedCaller, RunnerDep, SettingsDep, StoreDep
 from orbot.service.problems import ProblemResponse
 from orbot.service.schemas import JobPage, JobPublic, ProblemCreate

@@ -24,9 +24,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from orbot.canonical import Block, CanonicalModel, format_key
+from orbot.compiler.canonical import Block, CanonicalModel, format_key
 from orbot.errors import FormulationError, Issue
-from orbot.expressions import (DATA_FUNCTIONS, SPECIAL_FUNCTIONS, ExpressionError, parse_binding, parse_expression,
+from orbot.formulation.expressions import (DATA_FUNCTIONS, SPECIAL_FUNCTIONS, ExpressionError, parse_binding, parse_expression,
                                parse_source)
 from orbot.formulation import Formulation, Parameter
 from orbot.settings import Limits

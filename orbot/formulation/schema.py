@@ -14,7 +14,8 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from orbot.errors import FormulationError, Issue
-from orbot.expressions import GRAMMAR
+from orbot.formulation.expressions import GRAMMAR
+from orbot.formulation.views import formulation_markdown
 
 __all__ = ["SetDef", "Parameter", "Variable", "Objective", "Constraint", "Formulation", "Member", "index_set_name"]
 
@@ -190,8 +191,6 @@ class Formulation(BaseModel):
         return self.model_dump_json(indent=indent, exclude_defaults=False)
 
     def _repr_markdown_(self) -> str:
-        from orbot.display import formulation_markdown
-
         return formulation_markdown(self)
 
 

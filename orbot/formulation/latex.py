@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import re
 
-from orbot.expressions import parse_binding, parse_expression
+from orbot.formulation.expressions import parse_binding, parse_expression
 from orbot.settings import Limits
 
 __all__ = ["expression_latex", "binding_latex", "name_latex"]

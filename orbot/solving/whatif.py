@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orbot.compile import compile_formulation
+from orbot.compiler import compile_formulation
 from orbot.errors import FormulationError, Issue
 from orbot.formulation import Formulation
-from orbot.highs import SolveResult, describe_values, solve_formulation
+from orbot.solving.highs import solve_formulation
+from orbot.solving.result import SolveResult
+from orbot.solving.views import describe_values
 from orbot.settings import SolverOptions
 
 __all__ = ["WhatIf", "what_if", "with_changes"]

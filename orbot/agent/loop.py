@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 
-from pydantic import BaseModel, Field, PrivateAttr
-
+from orbot.agent.answer import Answer, Attempt
+from orbot.agent.llm import LLMClient, LLMReply, OpenAICompatible, Usage, extract_json
+from orbot.agent.prompts import feedback, system_prompt, user_prompt
+from orbot.codegen import generate_code
 from orbot.errors import FormulationError, LLMError, OrbotError
 from orbot.formulation import Formulation
-from orbot.llm import LLMClient, LLMReply, OpenAICompatible, Usage, extract_json
-from orbot.prompting import feedback, system_prompt, user_prompt
 from orbot.settings import Settings, SolverOptions, get_settings
-from orbot.highs import Diagnosis, SolveResult, solve_formulation
+from orbot.solving import SolveResult, solve_formulation
 
-__all__ = ["Agent", "Answer", "Attempt", "asolve", "solve"]
+__all__ = ["Agent", "asolve", "solve"]
 
 _MAX_ISSUES = 20
 # how good a result is: lower is better
@@ -35,82 +35,6 @@ _RANK = {"optimal": 0, "time_limit_feasible": 1, "infeasible": 2, "unbounded": 2
 _PROVEN = ("infeasible", "unbounded", "infeasible_or_unbounded")
 _COUNTING_WORDS = re.compile(r"\b(number of|how many|units of|whole|integer|pieces|trucks|workers|employees|people|"
                              r"machines|vehicles|items)\b", re.I)
-
-
-class Attempt(BaseModel):
-    """One round of one sample: what the LLM returned, what happened to it, what it cost."""
-
-    sample: int = 0
-    round: int
-    category: str = Field(description="ok, json, truncated, invalid, unsupported, infeasible, unbounded, "
-                          "infeasible_or_unbounded, time_limit_no_solution, error, llm_error, review_*, internal_error")
-    status: str | None = None
-    objective: float | None = None
-    issues: list[dict] = Field(default_factory=list)
-    feedback: str | None = Field(None, description="the message sent back to the LLM after this round")
-    error: str | None = None
-    tokens: dict[str, int] = Field(default_factory=dict)
-    llm_seconds: float = 0.0
-    solve_seconds: float = 0.0
-    requests: int = 0
-    response_format: str | None = None
-    cached: bool = False
-
-
-class Answer(BaseModel):
-    """Everything needed to trust (or question) a solved problem."""
-
-    problem: str
-    status: str = Field(description="a solver status, 'invalid' (no usable formulation) or 'llm_error'")
-    objective: float | None = None
-    variables: dict[str, Any] = Field(default_factory=dict)
-    formulation: Formulation | None = None
-    assumptions: list[str] = Field(default_factory=list)
-    code: str | None = Field(None, description="a standalone Pyomo script for the formulation")
-    diagnosis: Diagnosis | None = None
-    attempts: list[Attempt] = Field(default_factory=list)
-    rounds: int = Field(0, description="rounds used by the chosen sample")
-    usage: dict[str, int] = Field(default_factory=dict)
-    timings: dict[str, float] = Field(default_factory=dict)
-    model: str = ""
-    samples: int = 1
-    agreement: float | None = Field(None, description="share of samples whose objective matches the answer's")
-
-    _result: SolveResult | None = PrivateAttr(None)
-
-    def summary(self) -> str:
-        objective = "-" if self.objective is None else f"{self.objective:.10g}"
-        return f"status {self.status}, objective {objective}, {self.rounds} round(s), {self.usage.get('total_tokens', 0)} tokens"
-
-    @property
-    def result(self) -> SolveResult | None:
-        """The solve behind the answer (re-solved from the formulation for an answer loaded from JSON)."""
-        if self._result is None and self.formulation is not None:
-            try:
-                self._result = solve_formulation(self.formulation)
-            except FormulationError:
-                return None
-        return self._result
-
-    def to_pandas(self):
-        """Variable values as a DataFrame (see SolveResult.to_pandas)."""
-        return self.result.to_pandas() if self.result is not None else None
-
-    def constraints_frame(self):
-        return self.result.constraints_frame() if self.result is not None else None
-
-    def what_if(self, *, data: dict | None = None, bounds: dict | None = None):
-        """Change data or bounds of the answer's formulation and re-solve, without the LLM."""
-        from orbot.whatif import what_if
-
-        if self.formulation is None:
-            raise OrbotError("this answer has no formulation to change")
-        return what_if(self.formulation, data=data, bounds=bounds, before=self.result)
-
-    def _repr_markdown_(self) -> str:
-        from orbot.display import answer_markdown
-
-        return answer_markdown(self)
 
 
 @dataclass
@@ -290,8 +214,6 @@ class Agent:
             answer.assumptions = list(best.formulation.assumptions)
             if self.include_code:
                 try:
-                    from orbot.codegen import generate_code
-
                     compiled = best.result._model if best.result is not None else None
                     answer.code = generate_code(best.formulation, limits=self.settings.limits,
                                                 compiled=compiled).script

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from string import Template
 
-from orbot.expressions import GRAMMAR
+from orbot.formulation.expressions import GRAMMAR
 
 __all__ = ["prompts_dir", "system_prompt", "user_prompt", "feedback", "worked_examples"]
 
@@ -21,8 +21,8 @@ __all__ = ["prompts_dir", "system_prompt", "user_prompt", "feedback", "worked_ex
 @lru_cache(maxsize=1)
 def prompts_dir() -> Path:
     """Inside an installed wheel the templates sit in ``orbot/prompts``; in a checkout, at the top."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "prompts", here.parent / "prompts"):
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "prompts", package.parent / "prompts"):
         if (candidate / "system.md").is_file():
             return candidate
     raise FileNotFoundError("orbot's prompt templates (prompts/system.md) are missing from this installation")

@@ -13,9 +13,10 @@ from __future__ import annotations
 import highspy
 import numpy as np
 
-from orbot.canonical import CanonicalModel
+from orbot.compiler import CanonicalModel
 from orbot.settings import SolverOptions
-from orbot.highs import Diagnosis, Status, _pass_model, new_highs
+from orbot.solving.highs_model import new_highs, pass_model
+from orbot.solving.result import Diagnosis, Status
 
 __all__ = ["diagnose"]
 
@@ -44,7 +45,7 @@ def diagnose(model: CanonicalModel, status: Status, options: SolverOptions) -> D
 
 def _relaxation(model: CanonicalModel, options: SolverOptions) -> highspy.Highs:
     highs = new_highs(options)
-    _pass_model(highs, model, integrality=np.zeros(model.num_cols, dtype=np.int32))
+    pass_model(highs, model, integrality=np.zeros(model.num_cols, dtype=np.int32))
     return highs
 
 
@@ -82,7 +83,7 @@ def _iis(model: CanonicalModel, highs: highspy.Highs, seconds: float) -> Diagnos
 def _elastic(model: CanonicalModel, options: SolverOptions) -> Diagnosis:
     """Add a nonnegative slack to each finite side of every row and minimize their sum."""
     highs = new_highs(options)
-    _pass_model(highs, model)
+    pass_model(highs, model)
     highs.changeColsCost(model.num_cols, np.arange(model.num_cols, dtype=np.int32), np.zeros(model.num_cols))
     highs.changeObjectiveSense(highspy.ObjSense.kMinimize)
     highs.changeObjectiveOffset(0.0)

@@ -1,0 +1,147 @@
+"""Solve a CanonicalModel with HiGHS and report the outcome in the formulation's own names.
+
+Infeasible, unbounded and time limits are statuses of the result, never exceptions; only
+a model HiGHS cannot take (MIQP, non-convex QP) raises, before solving, as a FormulationError.
+The model goes to highspy as arrays: this is the fast path (see bench/); ``orbot.solving.pyomo_model``
+builds the same model in Pyomo for users who want it and for the differential tests.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import highspy
+import numpy as np
+
+from orbot.compiler import CanonicalModel, compile_formulation
+from orbot.errors import FormulationError, Issue
+from orbot.formulation import Formulation
+from orbot.settings import Limits, SolverOptions
+from orbot.solving.diagnose import diagnose
+from orbot.solving.highs_model import ModelRejected, new_highs, pass_model
+from orbot.solving.result import SolveResult, Status, clean_number, nest_blocks
+
+__all__ = ["solve_formulation", "solve_canonical", "check_supported"]
+
+_STATUS = {
+    highspy.HighsModelStatus.kOptimal: Status.OPTIMAL,
+    highspy.HighsModelStatus.kInfeasible: Status.INFEASIBLE,
+    highspy.HighsModelStatus.kUnbounded: Status.UNBOUNDED,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible: Status.INFEASIBLE_OR_UNBOUNDED,
+    highspy.HighsModelStatus.kModelEmpty: Status.OPTIMAL,
+}
+_STOPPED = {  # limits that end a solve early: the result is whatever was found by then
+    highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kIterationLimit,
+    highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kInterrupt,
+    highspy.HighsModelStatus.kObjectiveBound, highspy.HighsModelStatus.kObjectiveTarget,
+    highspy.HighsModelStatus.kMemoryLimit,
+}
+
+
+def solve_formulation(formulation: Formulation | dict | str, options: SolverOptions | None = None,
+                      limits: Limits | None = None) -> SolveResult:
+    """Validate, compile and solve. Raises FormulationError for an invalid or unsupported model."""
+    if isinstance(formulation, str):
+        formulation = Formulation.from_json(formulation)
+    elif isinstance(formulation, dict):
+        formulation = Formulation.from_data(formulation)
+    started = time.perf_counter()
+    model = compile_formulation(formulation, limits)
+    build_seconds = time.perf_counter() - started
+    result = solve_canonical(model, options)
+    result.build_seconds = build_seconds
+    return result
+
+
+def check_supported(model: CanonicalModel, max_dense: int = 3000) -> None:
+    """Raise FormulationError for what HiGHS cannot solve: MIQP and non-convex QP."""
+    if not model.quad:
+        return
+    if model.is_mip:
+        integers = [model.col_label(int(c)) for c in np.nonzero(model.integrality)[0][:5]]
+        raise FormulationError([Issue(
+            "unsupported", "objective", None,
+            "the objective is quadratic and the model has integer variables "
+            f"({', '.join(integers)}); HiGHS cannot solve mixed-integer quadratic programs",
+            hint="make the objective linear (e.g. a piecewise-linear approximation with auxiliary variables) "
+            "or make the variables continuous")])
+    columns = sorted({c for pair in model.quad for c in pair})
+    if len(columns) > max_dense:
+        return  # too large to check densely here; HiGHS reports it if it is not convex
+    position = {c: i for i, c in enumerate(columns)}
+    matrix = np.zeros((len(columns), len(columns)))
+    for (i, j), coef in model.quad.items():
+        if i == j:
+            matrix[position[i], position[i]] += coef
+        else:
+            matrix[position[i], position[j]] += coef / 2
+            matrix[position[j], position[i]] += coef / 2
+    eigenvalues = np.linalg.eigvalsh(matrix)
+    scale = max(1.0, float(np.abs(eigenvalues).max()))
+    convex = eigenvalues.min() >= -1e-9 * scale if model.sense == "minimize" else eigenvalues.max() <= 1e-9 * scale
+    if not convex:
+        direction = "minimizing" if model.sense == "minimize" else "maximizing"
+        raise FormulationError([Issue(
+            "unsupported", "objective", None,
+            f"the quadratic objective is not {'convex' if model.sense == 'minimize' else 'concave'}, so "
+            f"{direction} it is a non-convex problem HiGHS cannot solve",
+            hint="check the signs of the squared terms; a product x*y of two variables is rarely convex, "
+            "linearize it with auxiliary variables")])
+
+
+def solve_canonical(model: CanonicalModel, options: SolverOptions | None = None) -> SolveResult:
+    options = options or SolverOptions()
+    check_supported(model)
+    started = time.perf_counter()
+    highs = new_highs(options)
+    try:
+        negate = pass_model(highs, model)
+    except ModelRejected as exc:
+        return SolveResult(status=Status.ERROR, solver_status=str(exc), stats=model.stats(),
+                           solve_seconds=time.perf_counter() - started)
+    highs.run()
+    status, words = _status(highs)
+    if status is Status.INFEASIBLE_OR_UNBOUNDED:
+        # presolve often stops at "infeasible or unbounded"; without it HiGHS tells which
+        highs.setOptionValue("presolve", "off")
+        highs.run()
+        status, words = _status(highs)
+    result = SolveResult(status=status, solver_status=words, stats=model.stats())
+    result._model = model
+    info = highs.getInfo()
+    solution = highs.getSolution()
+    if status.has_solution and solution.value_valid:
+        objective = float(info.objective_function_value)
+        result.objective = clean_number(-objective if negate else objective)
+        values = np.asarray(solution.col_value, dtype=float)
+        integer = model.integrality.astype(bool)
+        rounded = np.round(values)
+        snap = integer & (np.abs(values - rounded) <= 1e-6)
+        values[snap] = rounded[snap]
+        result._col_values = values
+        result._row_values = np.asarray(solution.row_value, dtype=float)
+        result.variables = nest_blocks(model.var_blocks, values)
+        if model.is_mip:
+            result.mip_gap = clean_number(float(info.mip_gap)) if math.isfinite(info.mip_gap) else None
+        elif solution.dual_valid and model.num_rows:
+            duals = np.asarray(solution.row_dual, dtype=float)
+            result._row_duals = -duals if negate else duals
+            result.duals = nest_blocks(model.row_blocks, result._row_duals, sides=model.row_sides)
+    result.solve_seconds = time.perf_counter() - started
+    if options.diagnose and status in (Status.INFEASIBLE, Status.UNBOUNDED, Status.INFEASIBLE_OR_UNBOUNDED):
+        result.diagnosis = diagnose(model, status, options)
+    return result
+
+
+def _status(highs: highspy.Highs) -> tuple[Status, str]:
+    model_status = highs.getModelStatus()
+    words = highs.modelStatusToString(model_status)
+    if model_status in _STATUS:
+        return _STATUS[model_status], words
+    if model_status in _STOPPED:
+        feasible = highs.getInfo().primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+        return (Status.TIME_LIMIT_FEASIBLE if feasible else Status.TIME_LIMIT_NO_SOLUTION), words
+    return Status.ERROR, words
+
+
