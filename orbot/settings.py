@@ -72,7 +72,13 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(None, description="cache LLM replies here, so reruns are free")
     rounds: int = Field(4, ge=1, le=20, description="formulate-and-revise rounds per problem")
     samples: int = Field(1, ge=1, le=32, description="independent formulations that vote (self-consistency)")
-    review: bool = Field(False, description="ask the LLM to double-check suspicious optimal answers")
+    review: bool = Field(False, description="run every check on optimal answers, including those measured to "
+                         "raise more false alarms than they catch (whole_units)")
+    checks: str = Field("constant_objective,zero_solution,unused_numbers,unused_parameters",
+                        description="checks of an optimal answer that may cost a round (comma-separated; '' for "
+                        "none): constant_objective, zero_solution, unused_numbers, unused_parameters, whole_units")
+    readings: int = Field(2, ge=0, le=5, description="alternative readings asked for after solving, with the parts "
+                          "of a multi-question text (one extra LLM call); 0 turns both off")
 
     # --- the REST service (orbot serve) ---------------------------------------------------------
     api_keys: str | None = Field(None, description="comma-separated bearer tokens; unset: no authentication")

@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # helpers such as random_models and fake_llm
 
-from fake_llm import FakeLLM  # noqa: E402
+from fake_llm import FakeLLM
 
 
 @pytest.fixture(scope="session")
@@ -28,4 +28,4 @@ def llm_settings(fake_llm):
     from orbot.settings import Settings
 
     return Settings(model="fake-model", base_url=fake_llm.url, api_key=None, llm_backoff=0.01, llm_timeout=2.0,
-                    rounds=4, time_limit=20)
+                    rounds=4, time_limit=20, checks="", readings=0)  # tests of checks and readings turn them on

@@ -185,7 +185,9 @@ def test_review_flags_an_all_zero_maximum(fake_llm, llm_settings):
     zero = changed(parameters__2__data={"carpentry": 0, "finishing": 0})
     fake_llm.script(reply(zero), reply(GOOD))
     answer = Agent(settings=llm_settings, review=True).solve(PROBLEM)
-    assert [a.category for a in answer.attempts] == ["review_zeros", "ok"]
+    assert [a.category for a in answer.attempts] == ["checks", "ok"]
+    assert "zero_solution" in answer.attempts[0].checks
+    assert "every variable at 0 while maximizing" in answer.attempts[0].feedback
     assert answer.objective == pytest.approx(4100)
 
 

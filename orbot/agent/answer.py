@@ -9,10 +9,11 @@ from pydantic import BaseModel, Field, PrivateAttr
 from orbot.agent.views import answer_markdown
 from orbot.errors import FormulationError, OrbotError
 from orbot.formulation import Formulation
+from orbot.formulation.changes import Changes
 from orbot.solving import Diagnosis, SolveResult, solve_formulation
 from orbot.solving.whatif import what_if
 
-__all__ = ["Answer", "Attempt"]
+__all__ = ["Alternative", "Answer", "Attempt"]
 
 
 class Attempt(BaseModel):
@@ -33,6 +34,38 @@ class Attempt(BaseModel):
     requests: int = 0
     response_format: str | None = None
     cached: bool = False
+    checks: list[str] = Field(default_factory=list, description="the checks that fired on this round's optimum")
+
+
+class Alternative(BaseModel):
+    """A part of a multi-question text, or another reading of it: the changes to the main model and their solve."""
+
+    kind: str = Field(description="part or reading")
+    question: str = Field("", description="the question this part answers (parts)")
+    phrase: str = Field("", description="the words of the text that allow another reading (readings)")
+    reading: str = Field("", description="the other reading, in one sentence (readings)")
+    changes: Changes = Field(default_factory=Changes)
+    status: str = Field("invalid", description="a solver status, or 'invalid' when the changes do not make a model")
+    objective: float | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    formulation: Formulation | None = None
+    error: str | None = None
+
+    _result: SolveResult | None = PrivateAttr(None)
+
+    @property
+    def result(self) -> SolveResult | None:
+        return self._result
+
+    def record(self, formulation: Formulation, result: SolveResult) -> None:
+        """Keep the solve of this alternative (its values in the user's names, and the result behind them)."""
+        self.formulation, self._result = formulation, result
+        self.status, self.objective, self.variables = result.status.value, result.objective, result.variables
+
+    def summary(self) -> str:
+        objective = "-" if self.objective is None else f"{self.objective:.10g}"
+        label = self.question if self.kind == "part" else f"\"{self.phrase}\": {self.reading}"
+        return f"{label}: status {self.status}, objective {objective}"
 
 
 class Answer(BaseModel):
@@ -53,12 +86,22 @@ class Answer(BaseModel):
     model: str = ""
     samples: int = 1
     agreement: float | None = Field(None, description="share of samples whose objective matches the answer's")
+    parts: list[Alternative] = Field(default_factory=list, description="one solved model per question when the "
+                                     "text asks several; the headline (status, objective, variables) is the first's")
+    readings: list[Alternative] = Field(default_factory=list, description="other reasonable readings of the text, "
+                                        "each solved; the headline stays the main reading")
+    readings_error: str | None = Field(None, description="why the parts and readings could not be had, if so")
 
     _result: SolveResult | None = PrivateAttr(None)
 
     def summary(self) -> str:
         objective = "-" if self.objective is None else f"{self.objective:.10g}"
-        return f"status {self.status}, objective {objective}, {self.rounds} round(s), {self.usage.get('total_tokens', 0)} tokens"
+        text = f"status {self.status}, objective {objective}, {self.rounds} round(s), {self.usage.get('total_tokens', 0)} tokens"
+        if self.parts:
+            text += f"; the text asks {len(self.parts)} questions, the headline answers the first"
+        if self.readings:
+            text += f"; {len(self.readings)} other reading(s)"
+        return text
 
     @property
     def result(self) -> SolveResult | None:

@@ -19,7 +19,9 @@ from typing import Any, Callable
 
 from orbot.agent.answer import Answer, Attempt
 from orbot.agent.llm import LLMClient, LLMReply, OpenAICompatible, Usage, extract_json
-from orbot.agent.prompts import feedback, system_prompt, user_prompt
+from orbot.agent.checks import CHECKS, run_checks
+from orbot.agent.prompts import feedback, feedback_line, system_prompt, user_prompt
+from orbot.agent.readings import ask_second_look, solve_alternatives
 from orbot.codegen import generate_code
 from orbot.errors import FormulationError, LLMError, OrbotError
 from orbot.formulation import Formulation
@@ -33,8 +35,6 @@ _MAX_ISSUES = 20
 _RANK = {"optimal": 0, "time_limit_feasible": 1, "infeasible": 2, "unbounded": 2, "infeasible_or_unbounded": 2,
          "time_limit_no_solution": 3, "error": 4, "invalid": 5, "llm_error": 6}
 _PROVEN = ("infeasible", "unbounded", "infeasible_or_unbounded")
-_COUNTING_WORDS = re.compile(r"\b(number of|how many|units of|whole|integer|pieces|trucks|workers|employees|people|"
-                             r"machines|vehicles|items)\b", re.I)
 
 
 @dataclass
@@ -56,6 +56,7 @@ class _Run:
     usage: Usage = field(default_factory=Usage)
     llm_seconds: float = 0.0
     solve_seconds: float = 0.0
+    conversation: list[dict] = field(default_factory=list)  # up to the best round's reply
 
     @property
     def status(self) -> str:
@@ -78,13 +79,21 @@ class Agent:
 
     def __init__(self, llm: LLMClient | None = None, *, settings: Settings | None = None, model: str | None = None,
                  rounds: int | None = None, samples: int | None = None, review: bool | None = None,
+                 checks: tuple[str, ...] | None = None, readings: int | None = None,
                  solver_options: SolverOptions | None = None, on_attempt: Callable[[Attempt], None] | None = None,
                  include_code: bool = True):
         self.settings = settings or get_settings()
         self.llm = llm if llm is not None else OpenAICompatible(self.settings, model=model)
         self.rounds = rounds or self.settings.rounds
         self.samples = samples or self.settings.samples
-        self.review = self.settings.review if review is None else review
+        review = self.settings.review if review is None else review
+        if checks is None:
+            checks = CHECKS if review else tuple(c.strip() for c in self.settings.checks.split(",") if c.strip())
+        unknown = sorted(set(checks) - set(CHECKS))
+        if unknown:
+            raise OrbotError(f"unknown check(s) {', '.join(unknown)}; the checks are {', '.join(CHECKS)}")
+        self.checks = tuple(checks)
+        self.readings = self.settings.readings if readings is None else readings
         self.solver_options = solver_options or self.settings.solver_options()
         # called after every round, e.g. to report progress; an exception it raises stops the solve
         self.on_attempt = on_attempt
@@ -105,7 +114,12 @@ class Agent:
             with ThreadPoolExecutor(max_workers=min(self.samples, 8)) as pool:
                 runs = list(pool.map(lambda sample: self._run(problem, sample), range(self.samples)))
         chosen, agreement = _vote(runs)
-        return self._answer(problem, runs, chosen, agreement, time.perf_counter() - started)
+        answer = self._answer(problem, runs, chosen, agreement)
+        if self.readings and chosen.best is not None and chosen.best.result is not None \
+                and chosen.best.result.status.has_solution:
+            self._second_look(answer, chosen)
+        answer.timings["total_seconds"] = time.perf_counter() - started
+        return answer
 
     async def asolve(self, problem: str) -> Answer:
         """``solve`` off the event loop (the work is blocking I/O and solver calls)."""
@@ -116,7 +130,7 @@ class Agent:
         run = _Run(sample)
         messages = [{"role": "system", "content": system_prompt()}, {"role": "user", "content": user_prompt(problem)}]
         temperature = self.settings.temperature if self.samples == 1 else self.settings.sample_temperature
-        reviewed = False
+        checked = False
         previous: str | None = None
         for number in range(1, self.rounds + 1):
             try:
@@ -146,14 +160,19 @@ class Agent:
             elif outcome.formulation is not None and run.best is None:
                 run.best, run.best_round = outcome, number
             current = outcome.formulation.model_dump_json() if outcome.formulation else None
+            if outcome.result is not None and run.best is outcome:
+                run.conversation = messages + [{"role": "assistant", "content": reply.content}]
             if outcome.category == "ok":
-                if not self.review or reviewed:
+                if checked or not self.checks:
                     break
-                reviewed = True
-                outcome = _review(problem, outcome)
-                if outcome.category == "ok":
+                checked = True
+                findings = run_checks(problem, outcome.formulation, outcome.result, self.checks)
+                if not findings:
                     break
-                attempt.category = outcome.category
+                attempt.checks = [f.kind for f in findings]
+                outcome = _Outcome("checks", {"findings": "\n".join(feedback_line(f.kind, **f.fields) for f in findings)},
+                                   outcome.formulation, outcome.result)
+                attempt.category = "checks"
             elif outcome.category in _PROVEN and current is not None and current == previous:
                 break  # the same model again after infeasible/unbounded feedback: the LLM stands by it
             if number == self.rounds:
@@ -199,32 +218,60 @@ class Agent:
         return _Outcome(status.value, fields, formulation=formulation, result=result)
 
     # --- the answer ---------------------------------------------------------------------------
-    def _answer(self, problem: str, runs: list[_Run], chosen: _Run, agreement: float | None, seconds: float) -> Answer:
+    def _answer(self, problem: str, runs: list[_Run], chosen: _Run, agreement: float | None) -> Answer:
         usage = Usage()
         for run in runs:
             usage.add(run.usage)
         answer = Answer(problem=problem, status=chosen.status, model=self.llm.model, samples=len(runs),
                         agreement=agreement, usage=usage.to_dict(), rounds=len(chosen.attempts),
                         attempts=[attempt for run in runs for attempt in run.attempts],
-                        timings={"total_seconds": seconds, "llm_seconds": sum(r.llm_seconds for r in runs),
+                        timings={"llm_seconds": sum(r.llm_seconds for r in runs),
                                  "solve_seconds": sum(r.solve_seconds for r in runs)})
         best = chosen.best
         if best is not None and best.formulation is not None:
             answer.formulation = best.formulation
             answer.assumptions = list(best.formulation.assumptions)
             if self.include_code:
-                try:
-                    compiled = best.result._model if best.result is not None else None
-                    answer.code = generate_code(best.formulation, limits=self.settings.limits,
-                                                compiled=compiled).script
-                except OrbotError:
-                    answer.code = None
+                answer.code = self._code(best.formulation, best.result)
         if best is not None and best.result is not None:
             answer._result = best.result
             answer.objective = best.result.objective
             answer.variables = best.result.variables
             answer.diagnosis = best.result.diagnosis
         return answer
+
+    def _code(self, formulation: Formulation, result: SolveResult | None) -> str | None:
+        try:
+            return generate_code(formulation, limits=self.settings.limits,
+                                 compiled=result.compiled if result is not None else None).script
+        except OrbotError:
+            return None
+
+    def _second_look(self, answer: Answer, chosen: _Run) -> None:
+        """Parts and other readings (one extra call); with parts, the headline becomes the first part's."""
+        best = chosen.best
+        assert best is not None and best.result is not None and best.formulation is not None
+        temperature = self.settings.temperature if self.samples == 1 else self.settings.sample_temperature
+        look, reply, error = ask_second_look(self.llm, chosen.conversation, best.result, self.readings,
+                                             temperature=temperature, sample=chosen.sample)
+        if reply is not None:
+            usage = Usage(answer.usage.get("prompt_tokens", 0), answer.usage.get("completion_tokens", 0))
+            usage.add(reply.usage)
+            answer.usage = usage.to_dict()
+            answer.timings["llm_seconds"] = answer.timings.get("llm_seconds", 0.0) + reply.seconds
+        if look is None:
+            answer.readings_error = error
+            return
+        answer.parts, answer.readings = solve_alternatives(best.formulation, look, self.solver_options,
+                                                           self.settings.limits)
+        first = answer.parts[0] if answer.parts else None
+        if first is not None and first.result is not None and first.formulation is not None:
+            answer.status, answer.objective, answer.variables = first.status, first.objective, first.variables
+            answer.formulation, answer._result = first.formulation, first.result
+            answer.diagnosis = first.result.diagnosis
+            answer.assumptions = list(first.formulation.assumptions)
+            if self.include_code:
+                answer.code = self._code(first.formulation, first.result)
 
 
 def _unwrap(data: dict) -> dict:
@@ -234,25 +281,6 @@ def _unwrap(data: dict) -> dict:
         if isinstance(only, dict) and "variables" in only:
             return only
     return data
-
-
-def _review(problem: str, outcome: _Outcome) -> _Outcome:
-    """Cheap checks on an optimal answer that often reveal a misread problem (off by default)."""
-    result, formulation = outcome.result, outcome.formulation
-    if formulation.objective.sense == "maximize" and not any(_nonzero(v) for v in result.variables.values()):
-        return _Outcome("review_zeros", {"objective": result.objective}, formulation, result)
-    phrases = sorted({m.group(0).lower() for m in _COUNTING_WORDS.finditer(problem)})
-    continuous = [v.name for v in formulation.variables if v.domain == "continuous"]
-    if phrases and continuous and not any(v.domain != "continuous" for v in formulation.variables):
-        return _Outcome("review_integers", {"phrases": ", ".join(phrases), "variables": ", ".join(continuous)},
-                        formulation, result)
-    return outcome
-
-
-def _nonzero(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_nonzero(v) for v in value.values())
-    return abs(value) > 1e-9
 
 
 def _vote(runs: list[_Run]) -> tuple[_Run, float | None]:

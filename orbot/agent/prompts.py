@@ -56,6 +56,17 @@ def _feedback_sections() -> dict[str, str]:
     return sections
 
 
+def feedback_line(kind: str, **fields: object) -> str:
+    """One finding of a check, as a bullet for the ``checks`` message."""
+    return _feedback_sections()[f"check_{kind}"].format(**fields)
+
+
+def readings_prompt(result: str, max_readings: int) -> str:
+    """The request for parts and alternative readings, sent after a solve (one extra call)."""
+    template = (prompts_dir() / "readings.md").read_text(encoding="utf-8")
+    return template.format(result=result, max_readings=max_readings).strip()
+
+
 def feedback(category: str, **fields: object) -> str:
     """The message for a failure category, with the closing instruction appended."""
     sections = _feedback_sections()

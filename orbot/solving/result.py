@@ -70,6 +70,11 @@ class SolveResult(BaseModel):
     _row_duals: np.ndarray | None = PrivateAttr(None)
 
     @property
+    def compiled(self) -> CanonicalModel | None:
+        """The compiled model this result solved (None for a result loaded from JSON)."""
+        return self._model
+
+    @property
     def column_values(self) -> np.ndarray | None:
         """All variable values in column order (elements in declaration order, keys in set order)."""
         return None if self._col_values is None else self._col_values.copy()
