@@ -63,6 +63,10 @@ def solve(
     rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=20, help="formulate-and-revise rounds"),
     samples: Optional[int] = typer.Option(None, "--samples", min=1, max=32, help="independent formulations that vote"),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="solver time limit per solve, seconds"),
+    readings: Optional[int] = typer.Option(None, "--readings", min=0, max=5,
+                                           help="other readings (and parts) asked for after solving; 0: none"),
+    checks: Optional[str] = typer.Option(None, "--checks", help="comma-separated checks that may cost a round; "
+                                         "'' for none (default: ORBOT_CHECKS)"),
     as_json: bool = typer.Option(False, "--json", help="print the Answer as one JSON object"),
 ) -> None:
     """Formulate a problem stated in words with an LLM, solve it, correct it until it solves."""
@@ -80,7 +84,9 @@ def solve(
     if time_limit is not None:
         options.time_limit = time_limit
     try:
-        agent = Agent(settings=settings, model=model, rounds=rounds, samples=samples, solver_options=options)
+        chosen_checks = None if checks is None else tuple(c.strip() for c in checks.split(",") if c.strip())
+        agent = Agent(settings=settings, model=model, rounds=rounds, samples=samples, solver_options=options,
+                      readings=readings, checks=chosen_checks)
         answer = agent.solve(text)
     except ConfigurationError as exc:
         _fail(str(exc))
@@ -112,6 +118,14 @@ def _print_answer(answer) -> None:
         _print_values(answer.result)
     if answer.diagnosis is not None:
         out.print(answer.diagnosis.text, markup=False, highlight=False)
+    if answer.parts:
+        out.print(f"[bold]The text asks {len(answer.parts)} questions[/bold]; the headline above answers the first:")
+        for number, part in enumerate(answer.parts, start=1):
+            out.print(Text(f"  part {number}: {part.summary()}"))
+    if answer.readings:
+        out.print("[bold]The text can also be read otherwise[/bold] (the headline keeps the main reading):")
+        for reading in answer.readings:
+            out.print(Text(f"  {reading.summary()}" + (f" ({reading.error.splitlines()[0]})" if reading.error else "")))
 
 
 @app.command()

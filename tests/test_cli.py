@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "formulations"
+WORKSHOP = Path(__file__).resolve().parent.parent / "prompts" / "examples" / "workshop.json"
 
 
 def orbot(*args, stdin=None):
@@ -81,12 +82,13 @@ def solve_env(fake_url: str) -> dict:
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORBOT_", "OPENAI_"))}
-    env.update(ORBOT_BASE_URL=fake_url, ORBOT_MODEL="fake-model", ORBOT_LLM_BACKOFF="0.01")
+    env.update(ORBOT_BASE_URL=fake_url, ORBOT_MODEL="fake-model", ORBOT_LLM_BACKOFF="0.01", ORBOT_READINGS="0",
+               ORBOT_CHECKS="")
     return env
 
 
 def test_solve_end_to_end_json(fake_llm):
-    workshop = json.loads((Path(__file__).resolve().parent.parent / "prompts" / "examples" / "workshop.json").read_text())
+    workshop = json.loads(WORKSHOP.read_text())
     fake_llm.script({"content": "not json"}, {"content": json.dumps(workshop["formulation"])})
     run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve", workshop["problem"], "--json"],
                          capture_output=True, text=True, timeout=120, env=solve_env(fake_llm.url))
@@ -99,13 +101,27 @@ def test_solve_end_to_end_json(fake_llm):
 
 
 def test_solve_from_file_human_output(fake_llm, tmp_path):
-    workshop = json.loads((Path(__file__).resolve().parent.parent / "prompts" / "examples" / "workshop.json").read_text())
+    workshop = json.loads(WORKSHOP.read_text())
     (tmp_path / "problem.txt").write_text(workshop["problem"])
     fake_llm.script({"content": json.dumps(workshop["formulation"])})
     run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve", "-f", str(tmp_path / "problem.txt"),
                           "--rounds", "2"], capture_output=True, text=True, timeout=120, env=solve_env(fake_llm.url))
     assert run.returncode == 0, run.stderr
     assert "optimal" in run.stdout and "make[chair]" in run.stdout and "4100" in run.stdout
+
+
+def test_solve_shows_parts_and_readings(fake_llm):
+    workshop = json.loads(WORKSHOP.read_text())
+    fewer = {"parameters": [{"name": "max_chairs", "data": 20}]}
+    second_look = {"parts": [{"question": "plan A", "changes": {}}, {"question": "plan B", "changes": fewer}],
+                   "readings": [{"phrase": "at most 40 chairs", "reading": "exactly 40 chairs",
+                                 "changes": {"constraints": [{"name": "chair_sales", "expression": "make['chair'] == 40"}]}}]}
+    fake_llm.script({"content": json.dumps(workshop["formulation"])}, {"content": json.dumps(second_look)})
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve", workshop["problem"], "--readings", "2"],
+                         capture_output=True, text=True, timeout=120, env=solve_env(fake_llm.url))
+    assert run.returncode == 0, run.stderr
+    assert "asks 2 questions" in run.stdout and "part 2: plan B: status optimal, objective 3800" in run.stdout
+    assert "read otherwise" in run.stdout and "exactly 40 chairs: status optimal, objective 4100" in run.stdout
 
 
 def test_solve_without_endpoint_says_how_to_set_one_up():

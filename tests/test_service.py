@@ -21,7 +21,8 @@ PROBLEM = {"problem": WORKSHOP["problem"]}
 
 def service_settings(fake_llm, tmp_path, **changes):
     values = dict(model="fake-model", base_url=fake_llm.url, api_key=None, llm_backoff=0.01, llm_timeout=5,
-                  database_url=f"sqlite:///{tmp_path / 'jobs.db'}", workers=4, sync_timeout=30, time_limit=20)
+                  database_url=f"sqlite:///{tmp_path / 'jobs.db'}", workers=4, sync_timeout=30, time_limit=20,
+                  readings=0, checks="")
     values.update(changes)
     return Settings(**values)
 
@@ -64,6 +65,17 @@ def test_solve_synchronously(service, fake_llm):
     assert answer["status"] == "optimal" and answer["objective"] == pytest.approx(4100)
     assert [a["category"] for a in answer["attempts"]] == ["json", "ok"]
     assert WORKSHOP["problem"] in fake_llm.requests[0]["messages"][1]["content"]
+
+
+def test_solve_with_readings_returns_them(service, fake_llm):
+    reading = {"phrase": "at most 40 chairs", "reading": "at most 20",
+               "changes": {"parameters": [{"name": "max_chairs", "data": 20}]}}
+    fake_llm.script(GOOD_REPLY, {"content": json.dumps({"parts": [], "readings": [reading]})})
+    response = httpx.post(service + "/v1/solve", json={**PROBLEM, "options": {"readings": 1}}, timeout=60)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["objective"] == pytest.approx(4100) and answer["parts"] == []
+    assert answer["readings"][0]["objective"] == pytest.approx(3800) and answer["readings"][0]["reading"] == "at most 20"
 
 
 def test_solve_past_the_time_bound_returns_the_job(service, fake_llm):
@@ -150,7 +162,8 @@ def test_invalid_formulation_is_422_naming_element_and_symbol(service):
     assert body["issues"]
     body = is_problem(httpx.post(service + "/v1/solve", json={"problem": ""}), 422)
     assert "problem" in body["detail"]
-    is_problem(httpx.post(service + "/v1/solve", content=b"{not json", headers={"content-type": "application/json"}), 422)
+    is_problem(httpx.post(service + "/v1/solve", content=b"{not json", headers={"content-type": "application/json"}),
+               422)
 
 
 def test_body_and_problem_limits_are_413(fake_llm, tmp_path):

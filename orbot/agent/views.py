@@ -30,6 +30,12 @@ def answer_markdown(answer: "Answer") -> str:
     if answer.formulation is not None:
         lines += ["", "<details><summary>formulation</summary>", "", formulation_markdown(answer.formulation), "",
                   "</details>"]
+    if answer.parts:
+        lines += ["", f"**The text asks {len(answer.parts)} questions**; the headline answers the first:", ""]
+        lines += [f"{number}. {escape(part.summary())}" for number, part in enumerate(answer.parts, start=1)]
+    if answer.readings:
+        lines += ["", "**Other readings of the text** (the headline keeps the main reading):", ""]
+        lines += [f"- {escape(reading.summary())}" for reading in answer.readings]
     attempts = [f"- round {a.round}" + (f" (sample {a.sample})" if answer.samples > 1 else "") + f": {a.category}"
                 + (f": {escape(a.error.splitlines()[0])}" if a.error else "") for a in answer.attempts]
     lines += ["", f"<details><summary>{len(answer.attempts)} attempt(s)</summary>", "", *attempts, "", "</details>"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from typing import Callable
 
 from fastapi import FastAPI
 
@@ -48,7 +48,8 @@ def create_app(settings: Settings | None = None, agent_factory: Callable[..., Ag
                 raise JobCancelled()
 
         agent = agent_factory(llm_for(options.model), settings=settings, rounds=options.rounds,
-                              samples=options.samples, solver_options=solver_options, on_attempt=on_attempt)
+                              samples=options.samples, readings=options.readings, solver_options=solver_options,
+                              on_attempt=on_attempt)
         return agent.solve(request.problem).model_dump(mode="json")
 
     @asynccontextmanager

@@ -17,6 +17,8 @@ class SolveOptions(BaseModel):
     rounds: int | None = Field(None, ge=1, le=20, description="formulate-and-revise rounds")
     samples: int | None = Field(None, ge=1, le=16, description="independent formulations that vote")
     time_limit: float | None = Field(None, gt=0, le=3600, description="solver time limit per solve, seconds")
+    readings: int | None = Field(None, ge=0, le=5, description="other readings (and the parts of a multi-question "
+                                 "text) asked for after solving, one extra LLM call; 0: none")
     wait: float | None = Field(None, ge=0, le=600,
                                description="POST /v1/solve only: seconds to wait for the answer before "
                                "returning the job id (default: the service's ORBOT_SYNC_TIMEOUT)")
@@ -59,7 +61,7 @@ class JobPublic(BaseModel):
     href: str
 
     @classmethod
-    def of(cls, job: Job, with_answer: bool = True) -> "JobPublic":
+    def of(cls, job: Job, with_answer: bool = True) -> JobPublic:
         return cls(id=job.id, status=job.status, created_at=job.created_at, started_at=job.started_at,
                    finished_at=job.finished_at, progress=job.progress, error=job.error, href=f"/v1/jobs/{job.id}",
                    answer=Answer.model_validate(job.result) if with_answer and job.result else None)
