@@ -1,5 +1,5 @@
 """The compiled model: numbered columns and rows ready for a solver, each mapped back to the
-element and index it came from. ``orbot.compile`` builds it; the solver, the diagnosis, the
+element and index it came from. ``compile_formulation`` builds it; the solver, the diagnosis, the
 Pyomo model, codegen and the notebook views read it."""
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ class CanonicalModel:
     var_blocks: list[Block]
     row_blocks: list[Block]
     row_sides: list[str | None] = field(default_factory=list)  # 'lower'/'upper' for split ranges
-    sets: dict[str, Any] = field(default_factory=dict)  # name -> members and dimension (compile._Set)
-    params: dict[str, Any] = field(default_factory=dict)  # name -> loaded data, dependency order (compile._Param)
+    sets: dict[str, Any] = field(default_factory=dict)  # name -> members and dimension (SetSymbol)
+    params: dict[str, Any] = field(default_factory=dict)  # name -> loaded data, in dependency order (ParamSymbol)
 
     @property
     def num_cols(self) -> int:

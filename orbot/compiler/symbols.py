@@ -1,0 +1,139 @@
+"""What the compiler stages share: the symbols (sets, parameters, variables), the compiled node,
+the sink that emitters write into, the error raised while expanding, and the few text helpers
+their messages use. Nothing here depends on another compiler module, so every stage can import it.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orbot.compiler.canonical import format_key
+
+__all__ = ["INF", "SetSymbol", "ParamSymbol", "VarSymbol", "EvalError", "Sink", "Source", "Node", "number",
+           "python_error", "binding_text", "sets_text", "clip"]
+
+INF = math.inf
+
+
+@dataclass
+class SetSymbol:
+    """A set's members in order; ``lookup`` answers membership tests."""
+
+    name: str
+    members: list
+    dim: int  # 1 for plain members, k for members that are k-tuples
+    lookup: frozenset = frozenset()
+
+
+@dataclass
+class ParamSymbol:
+    """A parameter's loaded data: {key: number}, or ``value`` for a scalar."""
+
+    name: str
+    sets: list[SetSymbol]
+    dim: int
+    data: dict = field(default_factory=dict)
+    default: float | None = None
+    value: float | None = None  # for scalars
+
+
+@dataclass
+class VarSymbol:
+    """A variable element: {key: column number}."""
+
+    name: str
+    sets: list[SetSymbol]
+    dim: int
+    cols: dict = field(default_factory=dict)
+
+
+class EvalError(Exception):
+    """A problem found while expanding (missing data, index outside its set, budget)."""
+
+    def __init__(self, message: str, *, symbol: object = None, kind: str = "index", hint: str | None = None):
+        self.symbol, self.kind, self.hint = (None if symbol is None else str(symbol)), kind, hint
+        super().__init__(message)
+
+
+class Sink:
+    """Where emitters write: linear terms as parallel lists, a constant, quadratic terms."""
+
+    __slots__ = ("cols", "vals", "const", "quad")
+
+    def __init__(self, quad: dict | None = None):
+        self.cols: list[int] = []
+        self.vals: list[float] = []
+        self.const = 0.0
+        self.quad = quad
+
+
+class Source:
+    """A node's source text, rendered only when a message needs it (rendering every node up
+    front cost more than compiling it)."""
+
+    __slots__ = ("node", "_text")
+
+    def __init__(self, node: ast.AST):
+        self.node, self._text = node, None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = ast.unparse(self.node)
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+@dataclass
+class Node:
+    """A compiled expression: data ``fn(env) -> value`` (degree 0) or an emitter ``fn(env, k, sink)``."""
+
+    degree: int  # 0 data, 1 linear, 2 quadratic
+    fn: Callable
+    text: str | Source
+
+
+def number(value: Any, name: str, key: Any) -> float:
+    """A data value as a finite number (ints stay ints); strings such as '1,200' are read."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = float(value.replace(",", ""))
+        except ValueError:
+            parsed = None
+        if parsed is not None and math.isfinite(parsed):
+            return parsed
+    raise EvalError(f"value {value!r} for {name}{format_key(key)} is not a finite number", symbol=name, kind="data")
+
+
+def python_error(exc: Exception) -> str:
+    """Python's arithmetic error in words a user can act on."""
+    if isinstance(exc, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(exc, OverflowError):
+        return "the number is too large"
+    return str(exc)
+
+
+def binding_text(env: dict, names: list[str]) -> str:
+    """The binding where an error happened, e.g. "at i='a', j=2: " ('' outside any binding)."""
+    if not names or not all(n in env for n in names):
+        return ""
+    return "at " + ", ".join(f"{n}={env[n]!r}" for n in names) + ": "
+
+
+def sets_text(sets: list[SetSymbol]) -> str:
+    return ", ".join(s.name for s in sets) or "nothing"
+
+
+def clip(text: str | Source, width: int = 100) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[: width - 3] + "..."
