@@ -257,6 +257,15 @@ def eval_compare(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument
     print(json.dumps(result, indent=1))
 
 
+@eval_app.command("checks")
+def eval_checks(runs: list[Path] = typer.Argument(..., help="run folders of orbot eval"),
+                data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="benchmark files")) -> None:
+    """How often each check fires on the right and on the wrong answers of recorded runs (no LLM needed)."""
+    from orbot.eval.check_audit import audit_checks
+
+    print(json.dumps(audit_checks(runs, data_dir), indent=1))
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of a formulation (what the LLM is asked to write)."""

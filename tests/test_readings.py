@@ -119,3 +119,19 @@ def test_each_check_fires(fake_llm, llm_settings, kind, model, words):
 def test_unknown_check_is_refused(llm_settings):
     with pytest.raises(Exception, match="unknown check"):
         Agent(settings=llm_settings, checks=("psychic",))
+
+
+def test_check_audit_counts_fired_checks_on_right_and_wrong_answers(tmp_path):
+    from orbot.eval.check_audit import audit_checks
+    from orbot.eval.datasets import load, resolve
+
+    problem = load(*resolve("smoke"))[0]
+    (tmp_path / "run.json").write_text(json.dumps({"dataset": "smoke"}))
+    records = [{"id": problem.id, "correct": {"mamo": verdict}, "answer": {"formulation": GOOD}}
+               for verdict in (True, False)]
+    (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    audit = audit_checks([tmp_path])
+    assert audit["totals"] == {"right": 1, "wrong": 1}
+    # the workshop's model does not state the smoke problem's numbers: the check fires on both answers
+    assert audit["checks"]["unused_numbers"] == {"right": 1, "wrong": 1}
+    assert audit["checks"]["constant_objective"] == {}

@@ -90,6 +90,8 @@ class Answer(BaseModel):
                                      "text asks several; the headline (status, objective, variables) is the first's")
     readings: list[Alternative] = Field(default_factory=list, description="other reasonable readings of the text, "
                                         "each solved; the headline stays the main reading")
+    llm_calls: int = Field(0, description="chat completions this answer took (rounds of every sample, and the "
+                           "call for parts and readings)")
     readings_error: str | None = Field(None, description="why the parts and readings could not be had, if so")
 
     _result: SolveResult | None = PrivateAttr(None)

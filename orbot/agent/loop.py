@@ -225,6 +225,7 @@ class Agent:
         answer = Answer(problem=problem, status=chosen.status, model=self.llm.model, samples=len(runs),
                         agreement=agreement, usage=usage.to_dict(), rounds=len(chosen.attempts),
                         attempts=[attempt for run in runs for attempt in run.attempts],
+                        llm_calls=sum(1 for run in runs for a in run.attempts if a.category != "llm_error"),
                         timings={"llm_seconds": sum(r.llm_seconds for r in runs),
                                  "solve_seconds": sum(r.solve_seconds for r in runs)})
         best = chosen.best
@@ -259,6 +260,7 @@ class Agent:
             usage.add(reply.usage)
             answer.usage = usage.to_dict()
             answer.timings["llm_seconds"] = answer.timings.get("llm_seconds", 0.0) + reply.seconds
+            answer.llm_calls += 1
         if look is None:
             answer.readings_error = error
             return

@@ -46,6 +46,6 @@ def audit_checks(run_dirs: list[Path], data_dir: str | Path | None = None) -> di
             totals[side] += 1
             for finding in run_checks(texts[record["id"]], formulation, result):
                 fired[finding.kind][side] += 1
-                if len(examples[finding.kind]) < 12:
+                if len(examples[finding.kind]) < 10:
                     examples[finding.kind].append(f"{record['id']} ({side}): {finding.fields}")
     return {"totals": dict(totals), "checks": {k: dict(v) for k, v in fired.items()}, "examples": examples}

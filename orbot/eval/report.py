@@ -39,6 +39,8 @@ def summarize(records: list[dict], config: dict | None = None) -> dict:
     no_solution = [r for r in records if r["label_kind"] == "no_solution"]
     failures = [r for r in records if r["correct"].get(DEFAULT_RULE) is False]
     tokens = [r["tokens"] for r in records]
+    scored = [r for r in records if r.get("any_reading_correct") is not None]
+    calls = [r.get("llm_calls", 0) for r in records]
     seconds = [r["seconds"] for r in records]
     return {
         "config": config or {},
@@ -47,11 +49,17 @@ def summarize(records: list[dict], config: dict | None = None) -> dict:
         "accuracy": accuracy,
         "by_label_version": {v: _rate(sum(verdicts), len(verdicts)) for v, verdicts in sorted(by_version.items())},
         "execution": _rate(sum(1 for r in records if r["executed"]), n),
+        "any_reading": _rate(sum(1 for r in scored if r["any_reading_correct"]), len(scored)),
+        "reading_matches_label": _rate(sum(1 for r in failures if r.get("reading_matches_label")), len(failures)),
+        "label_suspects": _rate(sum(1 for r in failures if r.get("label_suspect")), len(failures)),
+        "with_parts": sum(1 for r in records if any(a["kind"] == "part" for a in r.get("alternatives", []))),
+        "with_readings": sum(1 for r in records if any(a["kind"] == "reading" for a in r.get("alternatives", []))),
+        "llm_calls": {"total": sum(calls), "per_problem": round(sum(calls) / n, 2) if n else None},
         "no_solution_labels": _rate(sum(1 for r in no_solution if r["correct"].get(DEFAULT_RULE)), len(no_solution)),
         "statuses": dict(Counter(r["status"] for r in records)),
         "rounds": dict(sorted(Counter(str(r["rounds"]) for r in records).items())),
         "failure_categories": dict(Counter(r["category"] for r in failures)),
-        "tokens": {"total": sum(tokens), "p50": _percentile(tokens, 0.5), "p95": _percentile(tokens, 0.95)},
+        "tokens": {"total": sum(tokens), "per_problem": round(sum(tokens) / n) if n else None, "p50": _percentile(tokens, 0.5), "p95": _percentile(tokens, 0.95)},
         "seconds": {"p50": _percentile(seconds, 0.5), "p95": _percentile(seconds, 0.95)},
         "failures": [{"id": r["id"], "label": r["label"], "status": r["status"], "objective": r["objective"],
                       "category": r["category"]} for r in failures],
@@ -83,7 +91,13 @@ def _markdown(summary: dict) -> str:
         lines += ["", f"Against each label version of the same problems ({summary['default_rule']} rule):", "",
                   "| label version | correct |", "|---|---|"]
         lines += [f"| {v} | {_cell(rate)} |" for v, rate in summary["by_label_version"].items()]
-    lines += ["", f"No-solution labels answered as infeasible/unbounded: {_cell(summary['no_solution_labels'])}.", "",
+    lines += ["", f"Headline or any declared part/reading correct: {_cell(summary['any_reading'])}. Of the misses, "
+              f"a declared part or reading gives the label's value: {_cell(summary['reading_matches_label'])}; every "
+              f"sample agrees on a solution that differs from the label (label to check): "
+              f"{_cell(summary['label_suspects'])}. Problems with parts: {summary['with_parts']}, with other "
+              f"readings: {summary['with_readings']}. LLM calls: {summary['llm_calls']['total']} "
+              f"({summary['llm_calls']['per_problem']} per problem).", "",
+              f"No-solution labels answered as infeasible/unbounded: {_cell(summary['no_solution_labels'])}.", "",
               "Statuses: " + ", ".join(f"{k} {v}" for k, v in summary["statuses"].items()),
               "Rounds used: " + ", ".join(f"{k}: {v}" for k, v in summary["rounds"].items()),
               "Failure categories: " + (", ".join(f"{k} {v}" for k, v in summary["failure_categories"].items()) or "none"),

@@ -87,6 +87,11 @@ def _record(problem: Problem, answer, seconds: float, other_labels: dict | None,
     status = getattr(answer, "status", "error") if answer is not None else "error"
     objective = getattr(answer, "objective", None)
     attempts = getattr(answer, "attempts", []) or []
+    alternatives = [{"kind": alt.kind, "status": alt.status, "objective": alt.objective,
+                     "correct": is_correct(problem.label, alt.status, alt.objective)}
+                    for alt in [*getattr(answer, "parts", []), *getattr(answer, "readings", [])]]
+    headline = is_correct(problem.label, status, objective)
+    agreement = getattr(answer, "agreement", None)
     versions = {}
     for version, label in ((other_labels or {}).get(normalize_text(problem.text), {})).items():
         versions[version] = {"label": str(label), "correct": is_correct(label, status, objective)}
@@ -101,6 +106,13 @@ def _record(problem: Problem, answer, seconds: float, other_labels: dict | None,
         "correct": {rule: is_correct(problem.label, status, objective, rule) for rule in RULES},
         "versions": versions,
         "executed": status in DEFINITE,
+        # new information on a miss: a declared part or reading gives the label's value; or every sample agrees
+        # on a verified solution that differs from the label (a label to check)
+        "alternatives": alternatives,
+        "any_reading_correct": None if headline is None else headline or any(a["correct"] for a in alternatives),
+        "reading_matches_label": headline is False and any(a["correct"] for a in alternatives),
+        "label_suspect": headline is False and status == "optimal" and agreement == 1.0,
+        "llm_calls": getattr(answer, "llm_calls", 0) if answer is not None else 0,
         "category": attempts[-1].category if attempts else ("error" if error else "none"),
         "categories": [a.category for a in attempts],
         "rounds": getattr(answer, "rounds", 0) if answer is not None else 0,
