@@ -21,12 +21,11 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
-from orbot.compiler import CanonicalModel
-from orbot.compiler import compile_formulation
-from orbot.formulation.expressions import parse_binding, parse_expression
+from orbot.compiler import CanonicalModel, compile_formulation
 from orbot.formulation import Formulation, index_set_name
-from orbot.solving.pyomo_model import component_name
+from orbot.formulation.expressions import parse_binding, parse_expression
 from orbot.settings import Limits
+from orbot.solving.pyomo_model import component_name
 
 __all__ = ["GeneratedCode", "generate_code"]
 
@@ -141,7 +140,8 @@ class _Writer:
                 return f"{p.name} = DATA['parameters'][{p.name!r}]"
             return f"{p.name} = {value!r}"
         if self.data_file:
-            self.data["parameters"][p.name] = [[*(k if isinstance(k, tuple) else (k,)), v] for k, v in param.data.items()]
+            self.data["parameters"][p.name] = [[*(k if isinstance(k, tuple) else (k,)), v]
+                                               for k, v in param.data.items()]
             values = f"from_entries(DATA['parameters'][{p.name!r}])"
         else:
             values = _literal(param.data, len(p.name) + 3 + (27 if param.default is not None else 0))

@@ -81,7 +81,7 @@ class FakeLLM:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
-    def script(self, *steps) -> "FakeLLM":
+    def script(self, *steps) -> FakeLLM:
         with self._lock:
             self.steps = list(steps)
             self.requests = []

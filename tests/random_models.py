@@ -25,6 +25,14 @@ class Arrays:
     row_upper: list[float] = field(default_factory=list)
     offset: float = 0.0
 
+    def add_col(self, cost: float, lower: float | None, upper: float | None, domain: str) -> int:
+        """Append a column (None bounds are infinite); its index."""
+        self.cost.append(cost)
+        self.lower.append(-INF if lower is None else lower)
+        self.upper.append(INF if upper is None else upper)
+        self.integer.append(int(domain != "continuous"))
+        return len(self.cost) - 1
+
     def add_row(self, coefs: dict[int, float], op: str, rhs: float, rhs_hi: float | None = None) -> None:
         self.rows.append(coefs)
         if op == "range":
@@ -60,7 +68,7 @@ def _encode(rng, values: dict, sets: list[list]) -> object:
 
 def random_model(seed: int) -> tuple[dict, Arrays]:
     rng = np.random.default_rng(seed)
-    I = [f"i{k}" for k in range(int(rng.integers(1, 5)))]
+    I = [f"i{k}" for k in range(int(rng.integers(1, 5)))]  # noqa: E741  named as the model's set I
     J = list(range(1, int(rng.integers(2, 5))))
     domains = ["continuous", "integer", "binary"]
     dom_x, dom_y, dom_z = (domains[int(d)] for d in rng.choice(3, size=3, p=[0.5, 0.35, 0.15]))
@@ -91,17 +99,11 @@ def random_model(seed: int) -> tuple[dict, Arrays]:
     lx, ux, ly, uy, lz, uz = (bound(d, low) for d in (dom_x, dom_y, dom_z) for low in (True, False))
     col = {}
     for i in I:
-        col["x", i] = len(arrays.cost)
-        arrays.cost.append(cx[i]); arrays.lower.append(-INF if lx is None else lx)
-        arrays.upper.append(INF if ux is None else ux); arrays.integer.append(int(dom_x != "continuous"))
+        col["x", i] = arrays.add_col(cx[i], lx, ux, dom_x)
     for i in I:
         for j in J:
-            col["y", i, j] = len(arrays.cost)
-            arrays.cost.append(cy[i, j]); arrays.lower.append(-INF if ly is None else ly)
-            arrays.upper.append(INF if uy is None else uy); arrays.integer.append(int(dom_y != "continuous"))
-    col["z"] = len(arrays.cost)
-    arrays.cost.append(cz); arrays.lower.append(-INF if lz is None else lz)
-    arrays.upper.append(INF if uz is None else uz); arrays.integer.append(int(dom_z != "continuous"))
+            col["y", i, j] = arrays.add_col(cy[i, j], ly, uy, dom_y)
+    col["z"] = arrays.add_col(cz, lz, uz, dom_z)
     arrays.offset = 7.0
 
     def merged(terms: list[tuple[int, float]]) -> dict[int, float]:
@@ -162,7 +164,7 @@ def random_model(seed: int) -> tuple[dict, Arrays]:
 def check_solution(arrays: Arrays, x) -> float:
     """The objective of x, after asserting that x satisfies every row, bound and integrality."""
     x = np.asarray(x, dtype=float)
-    for row, lo, hi in zip(arrays.rows, arrays.row_lower, arrays.row_upper):
+    for row, lo, hi in zip(arrays.rows, arrays.row_lower, arrays.row_upper, strict=True):
         activity = sum(v * x[c] for c, v in row.items())
         assert lo - 1e-6 <= activity <= hi + 1e-6, (activity, lo, hi)
     assert np.all(x >= np.asarray(arrays.lower) - 1e-6) and np.all(x <= np.asarray(arrays.upper) + 1e-6)
@@ -202,20 +204,23 @@ def _settle(arrays: Arrays, sign: float, constraints: list) -> str:
                  bounds=Bounds(np.maximum(arrays.lower, -1e6), np.minimum(arrays.upper, 1e6)))
     if boxed.status != 0:
         return "other"
-    bounds = list(zip(arrays.lower, arrays.upper))
+    bounds = list(zip(arrays.lower, arrays.upper, strict=True))
     bounds = [(None if lo == -INF else lo, None if hi == INF else hi) for lo, hi in bounds]
     a_ub, b_ub, a_eq, b_eq = [], [], [], []
-    for row, lo, hi in zip(arrays.rows, arrays.row_lower, arrays.row_upper):
+    for row, lo, hi in zip(arrays.rows, arrays.row_lower, arrays.row_upper, strict=True):
         dense = np.zeros(len(arrays.cost))
         for c, v in row.items():
             dense[c] = v
         if lo == hi:
-            a_eq.append(dense); b_eq.append(lo)
+            a_eq.append(dense)
+            b_eq.append(lo)
             continue
         if hi < INF:
-            a_ub.append(dense); b_ub.append(hi)
+            a_ub.append(dense)
+            b_ub.append(hi)
         if lo > -INF:
-            a_ub.append(-dense); b_ub.append(-lo)
+            a_ub.append(-dense)
+            b_ub.append(-lo)
     relaxed = linprog(sign * np.asarray(arrays.cost, dtype=float), A_ub=a_ub or None, b_ub=b_ub or None,
                       A_eq=a_eq or None, b_eq=b_eq or None, bounds=bounds)
     return "unbounded" if relaxed.status == 3 else "other"

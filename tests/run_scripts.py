@@ -13,9 +13,6 @@ import sys
 for path in sys.argv[1:]:
     captured = io.StringIO()
     sys.argv = [path, "--json"]
-    with contextlib.redirect_stdout(captured):
-        try:
-            runpy.run_path(path, run_name="__main__")
-        except SystemExit:
-            pass
+    with contextlib.redirect_stdout(captured), contextlib.suppress(SystemExit):
+        runpy.run_path(path, run_name="__main__")
     sys.stdout.write(json.dumps({"path": path, "output": captured.getvalue()}) + "\n")

@@ -113,9 +113,9 @@ def test_solve_from_file_human_output(fake_llm, tmp_path):
 def test_solve_shows_parts_and_readings(fake_llm):
     workshop = json.loads(WORKSHOP.read_text())
     fewer = {"parameters": [{"name": "max_chairs", "data": 20}]}
+    exactly = {"constraints": [{"name": "chair_sales", "expression": "make['chair'] == 40"}]}
     second_look = {"parts": [{"question": "plan A", "changes": {}}, {"question": "plan B", "changes": fewer}],
-                   "readings": [{"phrase": "at most 40 chairs", "reading": "exactly 40 chairs",
-                                 "changes": {"constraints": [{"name": "chair_sales", "expression": "make['chair'] == 40"}]}}]}
+                   "readings": [{"phrase": "at most 40 chairs", "reading": "exactly 40 chairs", "changes": exactly}]}
     fake_llm.script({"content": json.dumps(workshop["formulation"])}, {"content": json.dumps(second_look)})
     run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve", workshop["problem"], "--readings", "2"],
                          capture_output=True, text=True, timeout=120, env=solve_env(fake_llm.url))

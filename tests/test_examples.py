@@ -75,7 +75,6 @@ def test_large_infeasibility_is_explained_within_the_time_budget():
 
     sys.path.insert(0, str(EXAMPLES.parent.parent / "bench"))
     from bench_solve import transportation
-
     from orbot import SolverOptions
 
     formulation, _ = transportation(100)

@@ -15,6 +15,6 @@ def test_exported_names():
 
 
 def test_solve_is_the_function_not_a_module():
-    import orbot.solving.highs  # noqa: F401  importing submodules must not shadow the API
+    import orbot.solving.highs  # importing submodules must not shadow the API
 
     assert callable(orbot.solve) and orbot.solve.__module__ == "orbot.agent.loop"

@@ -55,7 +55,8 @@ def mutate(rng: random.Random) -> str:
                 set_at(base, path, rng.choice(ATTACKS))
             elif kind == 5:  # attack strings in expressions and names specifically
                 element = rng.choice(base.get("constraints") or base["variables"])
-                element[rng.choice(["name", "expression"] if "expression" in element else ["name"])] = rng.choice(ATTACKS)
+                field = rng.choice(["name", "expression"] if "expression" in element else ["name"])
+                element[field] = rng.choice(ATTACKS)
             elif kind == 6:  # a deleted key
                 parent = base
                 for part in path[:-1]:

@@ -111,5 +111,6 @@ def test_no_private_names_across_modules():
 
 @pytest.mark.parametrize("limit", [600])
 def test_no_module_is_a_room_of_its_own(limit):
-    sizes = {str(p.relative_to(PACKAGE)): len(p.read_text(encoding="utf-8").splitlines()) for p in PACKAGE.rglob("*.py")}
-    assert not {name: n for name, n in sizes.items() if n > limit}, "split modules past %d lines" % limit
+    sizes = {str(p.relative_to(PACKAGE)): len(p.read_text(encoding="utf-8").splitlines())
+             for p in PACKAGE.rglob("*.py")}
+    assert not {name: n for name, n in sizes.items() if n > limit}, f"split modules past {limit} lines"

@@ -44,7 +44,8 @@ def test_reserved_pyomo_names_get_a_suffix():
 
 def test_split_range_rows_and_pairs():
     data = json.loads((EXAMPLES / "shortest_path.json").read_text())
-    data["constraints"].append({"name": "band", "forall": ["(i, j) in ARCS"], "expression": "0 <= use[i, j] <= length[i, j] * use[i, j] + 1"})
+    data["constraints"].append({"name": "band", "forall": ["(i, j) in ARCS"],
+                                "expression": "0 <= use[i, j] <= length[i, j] * use[i, j] + 1"})
     formulation = Formulation.from_data(data)
     model = to_pyomo(formulation)
     assert ("s", "a", "lower") in set(model.band)

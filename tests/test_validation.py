@@ -8,7 +8,8 @@ import pytest
 
 from orbot import Formulation, FormulationError, Limits, compile_formulation, solve_formulation
 
-BASE = json.loads((Path(__file__).resolve().parent.parent / "examples" / "formulations" / "transportation.json").read_text())
+FORMULATIONS = Path(__file__).resolve().parent.parent / "examples" / "formulations"
+BASE = json.loads((FORMULATIONS / "transportation.json").read_text())
 
 
 def issues_of(data, limits=None):
@@ -33,7 +34,8 @@ def only(issues):
 
 
 def test_unknown_symbol_suggests_the_close_name():
-    issue = only(issues_of(changed([(("constraints", 0, "expression"), "sum(shp[i, j] for j in MARKETS) <= supply[i]")])))
+    expression = "sum(shp[i, j] for j in MARKETS) <= supply[i]"
+    issue = only(issues_of(changed([(("constraints", 0, "expression"), expression)])))
     assert issue.kind == "unknown_symbol"
     assert (issue.element, issue.name, issue.symbol) == ("constraint", "supply_limit", "shp")
     assert "did you mean 'ship'" in str(issue)
@@ -47,7 +49,7 @@ def test_wrong_arity_names_the_sets():
 
 
 def test_index_outside_its_set_names_the_binding():
-    data = json.loads((Path(__file__).resolve().parent.parent / "examples" / "formulations" / "production_plan.json").read_text())
+    data = json.loads((FORMULATIONS / "production_plan.json").read_text())
     data["constraints"][1]["where"] = None
     issue = only(issues_of(data))
     assert issue.kind == "index"
@@ -93,28 +95,33 @@ def test_mistyped_data():
 
 
 def test_product_of_variables_in_a_constraint():
-    issue = only(issues_of(changed([(("constraints", 0, "expression"), "sum(ship[i, j] * ship[i, j] for j in MARKETS) <= supply[i]")])))
+    expression = "sum(ship[i, j] * ship[i, j] for j in MARKETS) <= supply[i]"
+    issue = only(issues_of(changed([(("constraints", 0, "expression"), expression)])))
     assert issue.kind == "nonlinear"
     assert "constraints must be linear" in issue.message
 
 
 def test_condition_on_a_variable():
-    issue = only(issues_of(changed([(("constraints", 0, "expression"), "sum(ship[i, j] for j in MARKETS if ship[i, j] > 0) <= supply[i]")])))
+    expression = "sum(ship[i, j] for j in MARKETS if ship[i, j] > 0) <= supply[i]"
+    issue = only(issues_of(changed([(("constraints", 0, "expression"), expression)])))
     assert issue.kind == "nonlinear" and "conditions use data and indices only" in issue.message
 
 
 def test_functions_of_variables_are_not_linear():
-    issue = only(issues_of(changed([(("objective", "expression"), "sum(abs(ship[i, j]) for i in PLANTS for j in MARKETS)")])))
+    expression = "sum(abs(ship[i, j]) for i in PLANTS for j in MARKETS)"
+    issue = only(issues_of(changed([(("objective", "expression"), expression)])))
     assert issue.kind == "nonlinear" and "auxiliary variable" in issue.hint
 
 
 def test_division_by_a_variable():
-    issue = only(issues_of(changed([(("objective", "expression"), "sum(1 / ship[i, j] for i in PLANTS for j in MARKETS)")])))
+    expression = "sum(1 / ship[i, j] for i in PLANTS for j in MARKETS)"
+    issue = only(issues_of(changed([(("objective", "expression"), expression)])))
     assert issue.kind == "nonlinear" and "division" in issue.message
 
 
 def test_strict_inequality():
-    issue = only(issues_of(changed([(("constraints", 0, "expression"), "sum(ship[i, j] for j in MARKETS) < supply[i]")])))
+    expression = "sum(ship[i, j] for j in MARKETS) < supply[i]"
+    issue = only(issues_of(changed([(("constraints", 0, "expression"), expression)])))
     assert "strict inequality" in issue.message and "<=" in issue.hint
 
 
@@ -122,7 +129,8 @@ def test_all_errors_are_collected():
     data = changed([
         (("constraints", 0, "expression"), "sum(shp[i, j] for j in MARKETS) <= supply[i]"),
         (("constraints", 1, "expression"), "sum(ship[i] for i in PLANTS) >= demand[j]"),
-        (("objective", "expression"), "sum(cost[i, j] * ship[i, j] * ship[i, j] for i in PLANTS for j in MARKETS) + bogus"),
+        (("objective", "expression"),
+         "sum(cost[i, j] * ship[i, j] * ship[i, j] for i in PLANTS for j in MARKETS) + bogus"),
         (("parameters", 0, "data"), {"seattle": 350, "boston": 600}),
     ])
     issues = issues_of(data)

@@ -119,9 +119,7 @@ def _parse(text: str, limits: Limits) -> ast.Expression:
         raise ExpressionError(f"invalid syntax in '{_clip(text)}': {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ExpressionError(f"expression could not be parsed: {type(exc).__name__}") from None
-    nodes = 0
-    for _ in ast.walk(tree):
-        nodes += 1
+    for nodes, _ in enumerate(ast.walk(tree), start=1):
         if nodes > limits.max_expression_nodes:
             raise ExpressionError(
                 f"expression has more than {limits.max_expression_nodes} syntax nodes",
@@ -204,7 +202,7 @@ class _Checker:
         for op in node.ops:
             self._op(op, node)
         self.check(node.left, depth)
-        for comparator, op in zip(node.comparators, node.ops):
+        for comparator, op in zip(node.comparators, node.ops, strict=True):
             if isinstance(op, (ast.In, ast.NotIn)):
                 self.check_iterable(comparator, membership=True)
             else:
@@ -291,7 +289,8 @@ class _Checker:
         if isinstance(node, ast.Name):
             self._Name(node, 0)
             return
-        if not membership and isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
+        if (not membership and isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id == "range"):
             if node.keywords or not 1 <= len(node.args) <= 3:
                 raise ExpressionError("range() takes 1 to 3 positional arguments", symbol="range")
             for argument in node.args:

@@ -99,7 +99,7 @@ class _Renderer:
 
     def _compare(self, node: ast.Compare) -> str:
         parts = [self.render(node.left)]
-        for op, comparator in zip(node.ops, node.comparators):
+        for op, comparator in zip(node.ops, node.comparators, strict=True):
             right = self.iterable(comparator) if isinstance(op, (ast.In, ast.NotIn)) else self.render(comparator)
             parts += [_COMPARE[type(op)], right]
         return " ".join(parts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,7 +19,7 @@ from orbot.formulation.views import formulation_markdown
 
 __all__ = ["SetDef", "Parameter", "Variable", "Objective", "Constraint", "Formulation", "Member", "index_set_name"]
 
-Member = Union[int, str]
+Member: TypeAlias = int | str
 
 
 def index_set_name(entry: str) -> str:
@@ -37,7 +37,7 @@ class _Element(BaseModel):
 class SetDef(_Element):
     """A finite index set: explicit members, or the integers first..last."""
 
-    members: list[Union[Member, list[Member]]] | None = Field(
+    members: list[Member | list[Member]] | None = Field(
         None,
         description="explicit members (strings or integers); a member may be a list such as "
         "['A', 'B'] for sets of pairs (arcs, routes)",
@@ -47,7 +47,7 @@ class SetDef(_Element):
     step: int = Field(1, description="range step")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "SetDef":
+    def _one_source(self) -> SetDef:
         has_range = self.first is not None or self.last is not None
         if (self.members is None) == (not has_range):
             raise ValueError("give either 'members' or both 'first' and 'last'")
@@ -80,7 +80,7 @@ class Parameter(_Element):
     )
 
     @model_validator(mode="after")
-    def _one_source(self) -> "Parameter":
+    def _one_source(self) -> Parameter:
         if self.data is not None and self.expression is not None:
             raise ValueError("give either 'data' or 'expression', not both")
         if self.data is None and self.expression is None and self.default is None:
@@ -169,14 +169,14 @@ class Formulation(BaseModel):
 
     # --- (de)serialization that turns pydantic's errors into orbot issues -------------------
     @classmethod
-    def from_data(cls, data: Any) -> "Formulation":
+    def from_data(cls, data: Any) -> Formulation:
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             raise FormulationError(_schema_issues(exc, data)) from None
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "Formulation":
+    def from_json(cls, text: str | bytes) -> Formulation:
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
@@ -184,7 +184,7 @@ class Formulation(BaseModel):
         return cls.from_data(data)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "Formulation":
+    def from_file(cls, path: str | Path) -> Formulation:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
     def to_json(self, indent: int | None = 2) -> str:

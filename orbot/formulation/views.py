@@ -27,7 +27,7 @@ def number_text(value: float | None) -> str:
     return "-" if value is None else f"{value:.10g}"
 
 
-def formulation_markdown(f: "Formulation") -> str:
+def formulation_markdown(f: Formulation) -> str:
     lines = [f"**{escape(f.name)}**" + (f": {escape(f.description)}" if f.description else ""), ""]
     if f.sets:
         lines.append("**Sets**")
@@ -37,7 +37,8 @@ def formulation_markdown(f: "Formulation") -> str:
                 members = "{" + shown + (", ..." if len(s.members) > 12 else "") + "}"
             else:
                 members = f"{{{s.first}, ..., {s.last}}}" + (f" step {s.step}" if s.step != 1 else "")
-            lines.append(f"- ${name_latex(s.name)}$ = {members}" + (f": {escape(s.description)}" if s.description else ""))
+            lines.append(f"- ${name_latex(s.name)}$ = {members}"
+                         + (f": {escape(s.description)}" if s.description else ""))
         lines.append("")
     if f.parameters:
         lines.append("**Parameters**")
@@ -58,7 +59,8 @@ def formulation_markdown(f: "Formulation") -> str:
         if v.upper is not None:
             bounds.append(f"upper {v.upper if isinstance(v.upper, str) else f'{v.upper:g}'}")
         index = f" over {escape(', '.join(v.index))}" if v.index else ""
-        lines.append(f"- ${name_latex(v.name)}${index}: {v.domain}" + (f", {escape(', '.join(bounds))}" if bounds else "")
+        lines.append(f"- ${name_latex(v.name)}${index}: {v.domain}"
+                     + (f", {escape(', '.join(bounds))}" if bounds else "")
                      + (f": {escape(v.description)}" if v.description else ""))
     lines += ["", "**Objective**", "", f"$$\\{'max' if f.objective.sense == 'maximize' else 'min'} "
               f"{expression_latex(f.objective.expression)}$$", ""]

@@ -12,12 +12,27 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, create_engine, event, func,
-                        select, text, update)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine
 
 __all__ = ["Job", "JobStore", "JobRunner", "JobCancelled"]
@@ -62,7 +77,7 @@ class Job:
     cancel_requested: bool
 
     @classmethod
-    def from_row(cls, row: Any) -> "Job":
+    def from_row(cls, row: Any) -> Job:
         data = dict(row._mapping)
         for key in ("request", "progress", "result"):
             data[key] = json.loads(data[key]) if data[key] else None

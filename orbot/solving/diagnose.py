@@ -107,7 +107,7 @@ def _elastic(model: CanonicalModel, options: SolverOptions) -> Diagnosis:
                          "of the variables is what makes it infeasible. " + _ADVICE_INFEASIBLE)
     slacks = np.asarray(highs.getSolution().col_value)[model.num_cols:]
     violated: dict[int, float] = {}
-    for row, value in zip(slack_rows, slacks):
+    for row, value in zip(slack_rows, slacks, strict=True):
         if value > 1e-7:
             violated[row] = violated.get(row, 0.0) + float(value)
     lines = ["The model is infeasible, although its LP relaxation is feasible: with the variables' integrality, "

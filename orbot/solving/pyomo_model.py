@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from orbot.compiler import CanonicalModel
-from orbot.compiler import compile_formulation
+from orbot.compiler import CanonicalModel, compile_formulation
 from orbot.formulation import Formulation, index_set_name
 from orbot.settings import Limits, SolverOptions
 from orbot.solving.highs import check_supported
@@ -56,7 +55,8 @@ def to_pyomo(source: Formulation | CanonicalModel, limits: Limits | None = None)
         bounds = {key: (_finite(lower[i]), _finite(upper[i])) for i, key in enumerate(block.keys)}
         domain = domains[element.domain]
         if index_sets:
-            var = pyo.Var(*index_sets, domain=domain, bounds=lambda _m, *key, b=bounds: b[key if len(key) > 1 else key[0]],
+            var = pyo.Var(*index_sets, domain=domain,
+                          bounds=lambda _m, *key, b=bounds: b[key if len(key) > 1 else key[0]],
                           doc=element.description or None)
         else:
             var = pyo.Var(domain=domain, bounds=bounds[()], doc=element.description or None)
@@ -68,7 +68,7 @@ def to_pyomo(source: Formulation | CanonicalModel, limits: Limits | None = None)
     for block in model_in.row_blocks:
         rows = range(block.start, block.stop)
         index = []
-        for row, key in zip(rows, block.keys):
+        for row, key in zip(rows, block.keys, strict=True):
             side = model_in.row_sides[row] if model_in.row_sides else None
             parts = key if isinstance(key, tuple) else (key,)
             index.append((*parts, side) if side else key)
@@ -78,7 +78,7 @@ def to_pyomo(source: Formulation | CanonicalModel, limits: Limits | None = None)
             start, stop = model_in.a_start[row], ends[row]
             lo, hi = _finite(model_in.row_lower[row]), _finite(model_in.row_upper[row])
             if stop == start:  # every term cancelled: a constant comparison
-                holds = (lo is None or lo <= 0) and (hi is None or 0 <= hi)
+                holds = (lo is None or lo <= 0) and (hi is None or hi >= 0)
                 return pyo.Constraint.Feasible if holds else pyo.Constraint.Infeasible
             body = pyo.quicksum(float(model_in.a_value[k]) * var_of_col[model_in.a_index[k]]
                                 for k in range(start, stop))
@@ -90,7 +90,7 @@ def to_pyomo(source: Formulation | CanonicalModel, limits: Limits | None = None)
         if scalar:
             constraint = pyo.Constraint(expr=expression(block.start), doc=descriptions.get(block.name) or None)
         else:
-            row_of = dict(zip(index, rows))
+            row_of = dict(zip(index, rows, strict=True))
             constraint = pyo.Constraint(pyo.Set(initialize=index, ordered=True, dimen=None),
                                         rule=lambda _m, *key, r=row_of: expression(r[key if len(key) > 1 else key[0]]),
                                         doc=descriptions.get(block.name) or None)

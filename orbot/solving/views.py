@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from orbot.formulation.views import escape, number_text
 from orbot.compiler import format_key
+from orbot.formulation.views import escape, number_text
 
 if TYPE_CHECKING:
     from orbot.solving.result import SolveResult
@@ -40,7 +40,7 @@ def values_table(rows: list[tuple[str, float]], title: str) -> list[str]:
     return lines
 
 
-def result_markdown(result: "SolveResult") -> str:
+def result_markdown(result: SolveResult) -> str:
     lines = [f"**{result.status.value}** (HiGHS: {escape(result.solver_status)}), objective "
              f"**{number_text(result.objective)}**", ""]
     stats = result.stats
@@ -61,7 +61,7 @@ def _pandas():
     return pandas
 
 
-def variables_frame(result: "SolveResult") -> Any:
+def variables_frame(result: SolveResult) -> Any:
     """One row per variable instance: variable, index (a tuple of members), value, bounds, domain."""
     pandas = _pandas()
     model, values = result._model, result._col_values
@@ -78,7 +78,7 @@ def variables_frame(result: "SolveResult") -> Any:
     return pandas.DataFrame(rows, columns=["variable", "index", "value", "lower", "upper", "integer"])
 
 
-def constraints_frame(result: "SolveResult") -> Any:
+def constraints_frame(result: SolveResult) -> Any:
     """One row per constraint instance: activity, bounds, slack (distance to the nearer bound), dual."""
     pandas = _pandas()
     model = result._model

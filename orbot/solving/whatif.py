@@ -8,10 +8,10 @@ from typing import Any
 from orbot.compiler import compile_formulation
 from orbot.errors import FormulationError, Issue
 from orbot.formulation import Formulation
+from orbot.settings import SolverOptions
 from orbot.solving.highs import solve_formulation
 from orbot.solving.result import SolveResult
 from orbot.solving.views import describe_values
-from orbot.settings import SolverOptions
 
 __all__ = ["WhatIf", "what_if", "with_changes"]
 

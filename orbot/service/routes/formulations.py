@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 
 from orbot.codegen import generate_code
 from orbot.formulation import Formulation
-from orbot.solving import SolveResult, solve_formulation
 from orbot.service.deps import LimitedCaller, SettingsDep
 from orbot.service.schemas import CodePublic, FormulationCode, FormulationSolve
+from orbot.solving import SolveResult, solve_formulation
 
 router = APIRouter(prefix="/v1", tags=["formulations"])
 
