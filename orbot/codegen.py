@@ -18,12 +18,13 @@ from __future__ import annotations
 import ast
 import pprint
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from orbot.compiler import CanonicalModel, compile_formulation
 from orbot.formulation import Formulation, index_set_name
-from orbot.formulation.expressions import parse_binding, parse_expression
+from orbot.formulation.expressions import name_of, parse_binding, parse_expression
 from orbot.settings import Limits
 from orbot.solving.pyomo_model import component_name
 
@@ -173,8 +174,8 @@ class _Writer:
                 target_names = [f"_k{position}_{i}" for i in range(count)]
             else:
                 target, iterable = parse_binding(entry, self.limits)
-                set_name = iterable.id
-                target_names = [n.id for n in target.elts] if isinstance(target, ast.Tuple) else [target.id]
+                set_name = name_of(iterable)
+                target_names = [name_of(n) for n in target.elts] if isinstance(target, ast.Tuple) else [name_of(target)]
                 if len(target_names) == 1 and self.dims[set_name] > 1:  # a pair bound to one name
                     single = target_names[0]
                     clauses.append(ast.comprehension(ast.Name(single), ast.Name(set_name), [], 0))
@@ -187,15 +188,15 @@ class _Writer:
         return names, clauses
 
     def _widths(self, entries: list[str]) -> dict[str, int]:
-        widths = {}
+        widths: dict[str, int] = {}
         for entry in entries:
             if entry.strip() in self.kinds:
                 continue
             target, iterable = parse_binding(entry, self.limits)
             if isinstance(target, ast.Tuple):
-                widths.update((n.id, 1) for n in target.elts)
+                widths.update((name_of(n), 1) for n in target.elts)
             else:
-                widths[target.id] = self.dims[iterable.id]
+                widths[name_of(target)] = self.dims[name_of(iterable)]
         return widths
 
     # --- the model ----------------------------------------------------------------------------
@@ -254,7 +255,7 @@ class _Writer:
 
     def _prologue(self, entries: list[str]) -> list[str]:
         """Lines naming the parts of ``index``: Pyomo passes a rule the flattened index."""
-        bindings = []
+        bindings: list[tuple[ast.expr | None, ast.expr]] = []
         for entry in entries:
             if entry.strip() in self.kinds:
                 bindings.append((None, ast.Name(entry.strip())))
@@ -265,13 +266,15 @@ class _Writer:
     def _constraint(self, c: Any) -> list[str]:
         name = component_name(c.name)
         tree = parse_expression(c.expression, self.limits)
+        if not isinstance(tree, ast.Compare):  # the compiler admits a constraint only as a comparison
+            raise TypeError(f"constraint '{c.name}' is not a comparison")
         bindings = [parse_binding(b, self.limits) for b in c.forall]
         widths: dict[str, int] = {}
         for target, iterable in bindings:
             if isinstance(target, ast.Tuple):
-                widths.update((n.id, 1) for n in target.elts)
+                widths.update((name_of(n), 1) for n in target.elts)
             else:
-                widths[target.id] = self.dims.get(iterable.id, 1) if isinstance(iterable, ast.Name) else 1
+                widths[name_of(target)] = self.dims.get(iterable.id, 1) if isinstance(iterable, ast.Name) else 1
         rewrite = _Rewriter(self, "model", widths)
         sides = [tree.left, *tree.comparators]
         ops = [type(op) for op in tree.ops]
@@ -296,8 +299,8 @@ class _Writer:
         simple = all(isinstance(it, ast.Name) and (isinstance(t, ast.Tuple) or self.dims[it.id] == 1)
                      for t, it in bindings)
         if simple:  # one rule argument per index part, over the model's sets
-            names = [n.id for t, _ in bindings for n in (t.elts if isinstance(t, ast.Tuple) else [t])]
-            index = ", ".join(self._set_ref(it.id) for _, it in bindings)
+            names = [name_of(n) for t, _ in bindings for n in (t.elts if isinstance(t, ast.Tuple) else [t])]
+            index = ", ".join(self._set_ref(name_of(it)) for _, it in bindings)
             header = f"def {c.name}_rule(model, {', '.join(names)}{', side' if split else ''}):"
             prologue = [] if where is None else [f"if not ({_unparse(rewrite.visit(where))}):",
                                                  "    return pyo.Constraint.Skip"]
@@ -315,18 +318,18 @@ class _Writer:
         return comment + [header, *["    " + line for line in prologue], f"    return {expression}",
                           f"model.{name} = pyo.Constraint({index}, rule={c.name}_rule{doc})"]
 
-    def _unpack(self, bindings: list) -> list[str]:
+    def _unpack(self, bindings: Sequence[tuple[ast.expr | None, ast.expr]]) -> list[str]:
         lines, position = [], 0
         for target, iterable in bindings:
             width = self.dims.get(iterable.id, 1) if isinstance(iterable, ast.Name) else 1
             if target is None:  # an unnamed index entry: nothing to name
                 pass
             elif isinstance(target, ast.Tuple):
-                lines.append(f"{', '.join(n.id for n in target.elts)} = index[{position}:{position + width}]")
+                lines.append(f"{', '.join(name_of(n) for n in target.elts)} = index[{position}:{position + width}]")
             elif width > 1:
-                lines.append(f"{target.id} = tuple(index[{position}:{position + width}])")
+                lines.append(f"{name_of(target)} = tuple(index[{position}:{position + width}])")
             else:
-                lines.append(f"{target.id} = index[{position}]")
+                lines.append(f"{name_of(target)} = index[{position}]")
             position += width
         return lines
 
@@ -362,7 +365,7 @@ if _Base is not None:  # a private class of the standard library (3.9+): only th
     class _Unparser(_Base):  # type: ignore[no-redef, valid-type, misc]
         def visit_Call(self, node: ast.Call) -> None:
             if len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.GeneratorExp):
-                self.set_precedence(ast._Precedence.ATOM, node.func)
+                self.set_precedence(ast._Precedence.ATOM, node.func)  # type: ignore[attr-defined]  # private: not in typeshed
                 self.traverse(node.func)
                 self.traverse(node.args[0])
                 return
@@ -390,7 +393,7 @@ class _Rewriter(ast.NodeTransformer):
         return node
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
-        name = node.value.id
+        name = name_of(node.value)
         indices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         indices = [self.visit(index) for index in indices]
         if len(indices) > 1 and any(isinstance(i, ast.Name) and self.widths.get(i.id, 1) > 1 for i in indices):
@@ -402,7 +405,7 @@ class _Rewriter(ast.NodeTransformer):
         return ast.Subscript(base, key)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
-        name = node.func.id
+        name = name_of(node.func)
         if node.args and isinstance(node.args[0], ast.GeneratorExp):
             generator = self._generator(node.args[0])
             function = ast.Attribute(ast.Name("pyo"), "quicksum") if name == "sum" and self.context == "model" \
@@ -418,10 +421,10 @@ class _Rewriter(ast.NodeTransformer):
         for clause in node.generators:
             iterable = self.visit(clause.iter)
             if isinstance(clause.target, ast.Tuple):
-                self.widths.update((n.id, 1) for n in clause.target.elts)
+                self.widths.update((name_of(n), 1) for n in clause.target.elts)
             else:
                 set_name = clause.iter.id if isinstance(clause.iter, ast.Name) else None
-                self.widths[clause.target.id] = self.writer.dims.get(set_name, 1) if set_name else 1
+                self.widths[name_of(clause.target)] = self.writer.dims.get(set_name, 1) if set_name else 1
             clauses.append(ast.comprehension(clause.target, iterable, [self.visit(c) for c in clause.ifs], 0))
         element = self.visit(node.elt)
         self.widths = saved

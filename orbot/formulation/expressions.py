@@ -12,10 +12,12 @@ import ast
 import math
 import re
 import threading
+from typing import Literal, overload
 
 from orbot.settings import Limits
 
-__all__ = ["GRAMMAR", "DATA_FUNCTIONS", "ExpressionError", "parse_expression", "parse_binding", "parse_source"]
+__all__ = ["GRAMMAR", "DATA_FUNCTIONS", "ExpressionError", "parse_expression", "parse_binding", "parse_source",
+           "name_of"]
 
 GRAMMAR = """\
 Expressions are written in a small Python-like algebra (parsed safely, never executed):
@@ -64,6 +66,12 @@ _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _PARSE_LOCK = threading.Lock()
 
 
+@overload
+def parse_source(text: str, mode: Literal["eval"] = "eval") -> ast.Expression: ...
+@overload
+def parse_source(text: str, mode: str) -> ast.AST: ...
+
+
 def parse_source(text: str, mode: str = "eval") -> ast.AST:
     """``ast.parse``, safe to call from any thread."""
     with _PARSE_LOCK:
@@ -85,6 +93,14 @@ def parse_expression(text: str, limits: Limits) -> ast.expr:
     tree = _parse(text, limits)
     _Checker(limits).check(tree.body)
     return tree.body
+
+
+def name_of(node: ast.AST) -> str:
+    """The identifier of a node that the checker admits only as a plain name: a subscripted symbol,
+    a called function, a loop target or the set of a binding."""
+    if not isinstance(node, ast.Name):
+        raise TypeError(f"expected a name, got {type(node).__name__}")
+    return node.id
 
 
 def parse_binding(text: str, limits: Limits) -> tuple[ast.expr, ast.expr]:

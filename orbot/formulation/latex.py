@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
+from typing import Any
 
-from orbot.formulation.expressions import parse_binding, parse_expression
+from orbot.formulation.expressions import name_of, parse_binding, parse_expression
 from orbot.settings import Limits
 
 __all__ = ["expression_latex", "binding_latex", "name_latex"]
@@ -41,7 +43,7 @@ def binding_latex(text: str) -> str:
 
 class _Renderer:
     def __init__(self):
-        self.handlers = {
+        self.handlers: dict[type[ast.AST], Callable[[Any], str]] = {
             ast.Constant: self._constant, ast.Name: self._name, ast.Subscript: self._subscript,
             ast.BinOp: self._binop, ast.UnaryOp: self._unaryop, ast.BoolOp: self._boolop,
             ast.Compare: self._compare, ast.IfExp: self._ifexp, ast.Tuple: self._tuple, ast.Call: self._call,
@@ -60,11 +62,11 @@ class _Renderer:
 
     def _subscript(self, node: ast.Subscript) -> str:
         indices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        return f"{name_latex(node.value.id)}_{{{', '.join(self.render(i) for i in indices)}}}"
+        return f"{name_latex(name_of(node.value))}_{{{', '.join(self.render(i) for i in indices)}}}"
 
     def _wrapped(self, node: ast.AST, parent: int, right: bool = False) -> str:
         text = self.render(node)
-        own = _PRECEDENCE.get(type(node.op)) if isinstance(node, ast.BinOp) else (
+        own = _PRECEDENCE[type(node.op)] if isinstance(node, ast.BinOp) else (
             3 if isinstance(node, ast.UnaryOp) else 5)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             own = 5  # a fraction is an atom
@@ -124,7 +126,7 @@ class _Renderer:
         return self.render(node)
 
     def _call(self, node: ast.Call) -> str:
-        name = node.func.id
+        name = name_of(node.func)
         if node.args and isinstance(node.args[0], ast.GeneratorExp):
             return self._aggregate(name, node.args[0])
         args = [self.render(arg) for arg in node.args]

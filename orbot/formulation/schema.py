@@ -57,6 +57,12 @@ class SetDef(_Element):
             raise ValueError("'step' must not be 0")
         return self
 
+    def as_range(self) -> range:
+        """The members of a range set: first, first+step, ..., up to last inclusive."""
+        if self.first is None or self.last is None:
+            raise ValueError(f"set '{self.name}' lists its members: it is not a range")
+        return range(self.first, self.last + (1 if self.step > 0 else -1), self.step)
+
 
 class Parameter(_Element):
     """Known data: a scalar, or values indexed by sets, or derived from other data."""
@@ -208,8 +214,9 @@ def _schema_issues(exc: ValidationError, data: Any) -> list[Issue]:
         if loc and loc[0] in _ELEMENT_KINDS:
             element = _ELEMENT_KINDS[loc[0]]
             rest = list(loc[1:])
-            if rest and isinstance(rest[0], int):
-                position = rest.pop(0)
+            position = rest[0] if rest else None
+            if isinstance(position, int):
+                del rest[0]
                 try:
                     name = data[loc[0]][position].get("name")
                 except (AttributeError, IndexError, KeyError, TypeError):  # malformed there

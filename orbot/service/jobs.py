@@ -108,7 +108,14 @@ class JobStore:
             connection.execute(jobs_table.insert().values(
                 id=job_id, owner=owner, status="queued", request=json.dumps(request), created_at=time.time(),
                 runs=0, cancel_requested=False))
-        return self.get(job_id)
+        return self.existing(job_id)
+
+    def existing(self, job_id: str) -> Job:
+        """A job known to be in the store (jobs are never deleted)."""
+        job = self.get(job_id)
+        if job is None:
+            raise LookupError(f"job {job_id} is missing from the store")
+        return job
 
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
         query = select(jobs_table).where(jobs_table.c.id == job_id)
@@ -267,4 +274,10 @@ class JobRunner:
         with self._waiters_lock:
             waiting = self._waiters.pop(job_id, [])
         for loop, future in waiting:
-            loop.call_soon_threadsafe(lambda f=future: f.done() or f.set_result(None))
+            loop.call_soon_threadsafe(_resolve, future)
+
+
+def _resolve(future: asyncio.Future) -> None:
+    """Wake a waiter (on its event loop), unless it already gave up."""
+    if not future.done():
+        future.set_result(None)

@@ -128,7 +128,7 @@ def _unbounded(model: CanonicalModel, options: SolverOptions) -> Diagnosis:
     columns: list[tuple[int, float]] = []
     method = "ray"
     if highs.getModelStatus() == highspy.HighsModelStatus.kUnbounded:
-        _, has_ray, ray = highs.getPrimalRay()
+        _, has_ray, ray = highs.getPrimalRay()  # type: ignore[attr-defined]  # highspy's stub omits it
         if has_ray:
             columns = [(int(c), float(ray[c])) for c in np.nonzero(np.abs(np.asarray(ray)) > 1e-9)[0]]
     if not columns:

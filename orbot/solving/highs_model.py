@@ -107,7 +107,9 @@ def _hessian(model: CanonicalModel, factor: float) -> tuple[np.ndarray, np.ndarr
     for (i, j), coef in model.quad.items():  # i <= j: entry at row j, column i
         value = factor * (2.0 * coef if i == j else coef)
         columns.setdefault(i, {})[j] = columns.get(i, {}).get(j, 0.0) + value
-    starts, index, values = [], [], []
+    starts: list[int] = []
+    index: list[int] = []
+    values: list[float] = []
     for col in range(model.num_cols):
         starts.append(len(index))
         for row in sorted(columns.get(col, {})):

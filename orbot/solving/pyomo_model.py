@@ -40,7 +40,7 @@ def to_pyomo(source: Formulation | CanonicalModel, limits: Limits | None = None)
     sets = {}
     for s in f.sets:
         members = [tuple(x) if isinstance(x, list) else x for x in s.members] if s.members is not None else \
-            list(range(s.first, s.last + (1 if s.step > 0 else -1), s.step))
+            list(s.as_range())
         component = pyo.Set(initialize=members, ordered=True, doc=s.description or None)
         m.add_component(component_name(s.name), component)
         sets[s.name] = component

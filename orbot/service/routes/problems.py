@@ -44,7 +44,7 @@ async def solve(body: ProblemCreate, who: LimitedCaller, settings: SettingsDep, 
     runner.notify()
     wait = body.options.wait if body.options.wait is not None else settings.sync_timeout
     await runner.wait(job.id, wait)
-    job = await run_in_threadpool(store.get, job.id)
+    job = await run_in_threadpool(store.existing, job.id)
     if job.status == "done":
         return JSONResponse(job.result)
     if job.status == "failed":
