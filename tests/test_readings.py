@@ -3,13 +3,13 @@
 import json
 
 import pytest
-from test_agent import GOOD, PROBLEM, changed, reply
 
 from orbot.agent import Agent
+from orbot.errors import FormulationError
 from orbot.formulation import Formulation
 from orbot.formulation.changes import Changes, apply_changes
 from orbot.solving import solve_formulation
-from orbot.errors import FormulationError
+from test_agent import GOOD, PROBLEM, changed, reply
 
 FEWER_CHAIRS = {"parameters": [{"name": "max_chairs", "data": 20}]}
 
