@@ -15,9 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from orbot.compiler.canonical import format_key
-from orbot.compiler.emitters import data_binop, emitter, key_function, loop_level, power_exponent
+from orbot.compiler.emitters import Level, Loops, data_binop, emitter, key_function, power_exponent
 from orbot.compiler.symbols import EvalError, Node, ParamSymbol, SetSymbol, Sink, Source, VarSymbol, clip, sets_text
 from orbot.compiler.table import RESERVED, SymbolTable
+from orbot.compiler.vectorized import Ref, Term, reference, vectorized_sum
 from orbot.formulation.expressions import DATA_FUNCTIONS, ExpressionError
 
 __all__ = ["ExpressionCompiler"]
@@ -54,7 +55,7 @@ class ExpressionCompiler:
 
     def _constant(self, node: ast.Constant, scope: dict) -> Node:
         value = node.value
-        return Node(0, lambda env: value, repr(value))
+        return Node(0, lambda env: value, repr(value), plan=_number_plan(value))
 
     def _name(self, node: ast.Name, scope: dict) -> Node:
         name = node.id
@@ -68,7 +69,7 @@ class ExpressionCompiler:
             value = param.value
             if value is None:
                 raise ExpressionError(f"parameter '{name}' has no value", symbol=name, kind="data")
-            return Node(0, lambda env: value, name)
+            return Node(0, lambda env: value, name, plan=_number_plan(value))
         if name in self.vars:
             var = self.vars[name]
             if var.dim:
@@ -79,7 +80,7 @@ class ExpressionCompiler:
             def emit(env: dict, k: float, out: Sink) -> None:
                 out.cols.append(col)
                 out.vals.append(k)
-            return Node(1, emit, name)
+            return Node(1, emit, name, plan=Term(Ref(var, ())))
         if name in self.sets:
             raise ExpressionError(f"set '{name}' is not a number", symbol=name, kind="type",
                                   hint=f"use len({name}), min({name}), max({name}), 'i in {name}' or "
@@ -112,11 +113,12 @@ class ExpressionCompiler:
             raise ExpressionError(f"{kind} '{name}' takes {expected} indices, got {sum(widths)} in '{text}'",
                                   symbol=name, kind="arity")
         key_fn = key_function(indices, parts, widths, target.dim)
+        ref = reference(target, indices, scope)
         if name in self.params:
-            return self._param_lookup(self.params[name], key_fn, text)
-        return self._var_lookup(self.vars[name], key_fn, text)
+            return self._param_lookup(self.params[name], key_fn, text, ref)
+        return self._var_lookup(self.vars[name], key_fn, text, ref)
 
-    def _param_lookup(self, param: ParamSymbol, key_fn: Callable, text: str) -> Node:
+    def _param_lookup(self, param: ParamSymbol, key_fn: Callable, text: str, ref: Ref | None) -> Node:
         data, default, name = param.data, param.default, param.name
 
         def missing(key: Any) -> EvalError:
@@ -136,9 +138,9 @@ class ExpressionCompiler:
         else:
             def lookup(env: dict) -> Any:
                 return data.get(key_fn(env), default)
-        return Node(0, lookup, text)
+        return Node(0, lookup, text, plan=ref)
 
-    def _var_lookup(self, var: VarSymbol, key_fn: Callable, text: str) -> Node:
+    def _var_lookup(self, var: VarSymbol, key_fn: Callable, text: str, ref: Ref | None) -> Node:
         cols, name = var.cols, var.name
 
         def emit(env: dict, k: float, out: Sink) -> None:
@@ -151,7 +153,7 @@ class ExpressionCompiler:
                                 hint="guard the term with a condition, e.g. 'if t > 1', so it stays inside the "
                                 "set") from None
             out.vals.append(k)
-        return Node(1, emit, text)
+        return Node(1, emit, text, plan=None if ref is None else Term(ref))
 
     def _binop(self, node: ast.BinOp, scope: dict) -> Node:
         left, right = self.compile(node.left, scope), self.compile(node.right, scope)
@@ -175,7 +177,8 @@ class ExpressionCompiler:
 
             def scaled(env: dict, k: float, out: Sink) -> None:
                 efn(env, k * dfn(env), out)
-            return Node(expr.degree, scaled, text)
+            plan = expr.plan.then("mul", data.plan) if expr.plan and data.plan is not None else None
+            return Node(expr.degree, scaled, text, plan=plan)
         if op is ast.Div:
             if right.degree:
                 raise ExpressionError(f"division by an expression with variables in '{text}' is not linear",
@@ -188,7 +191,8 @@ class ExpressionCompiler:
                 if divisor == 0:
                     raise EvalError(f"division by zero in '{text}'", kind="data")
                 lfn(env, k / divisor, out)
-            return Node(left.degree, divided, text)
+            plan = left.plan.then("div", right.plan) if left.plan and right.plan is not None else None
+            return Node(left.degree, divided, text, plan=plan)
         if op is ast.Pow:
             exponent = power_exponent(node.right)
             if exponent == 1:
@@ -241,11 +245,12 @@ class ExpressionCompiler:
         if isinstance(node.op, ast.UAdd):
             return operand
         if operand.degree == 0:
-            return Node(0, lambda env: -fn(env), text)
+            constant = _number_plan(operand.plan)
+            return Node(0, lambda env: -fn(env), text, plan=None if constant is None else -constant)
 
         def negated(env: dict, k: float, out: Sink) -> None:
             fn(env, -k, out)
-        return Node(operand.degree, negated, text)
+        return Node(operand.degree, negated, text, plan=operand.plan.then("neg") if operand.plan else None)
 
     def require_data(self, node: Node, text: str, what: str) -> None:
         """Conditions, indices and range bounds must not involve variables."""
@@ -356,8 +361,9 @@ class ExpressionCompiler:
         return Node(0, lambda env: function(*(fn(env) for fn in fns)), text)
 
     def _aggregate(self, name: str, generator: ast.GeneratorExp, scope: dict, text: str) -> Node:
-        inner_scope, wrap = self.loops(generator.generators, scope, text)
-        element = self.compile(generator.elt, inner_scope)
+        loops = self.loops(generator.generators, scope, text)
+        wrap = loops.wrap
+        element = self.compile(generator.elt, loops.scope)
         if name == "sum":
             if element.degree == 0:
                 efn = element.fn
@@ -371,7 +377,9 @@ class ExpressionCompiler:
                     run(env, 1.0, total)
                     return total.const
                 return Node(0, data_sum, text)
-            return Node(element.degree, wrap(element.fn), text)
+            run = wrap(element.fn)
+            fast = vectorized_sum(loops, element.plan, run) if isinstance(element.plan, Term) else None
+            return Node(element.degree, fast or run, text)
         if element.degree:
             raise ExpressionError(f"{name}() over variables in '{clip(text)}' is not linear", symbol=name,
                                   kind="nonlinear", hint=_LINEAR_HINTS[name])
@@ -390,9 +398,8 @@ class ExpressionCompiler:
             return function(values.vals)
         return Node(0, extreme, text)
 
-    def loops(self, clauses: list, scope: dict, text: str) -> tuple[dict, Callable[[Callable], Callable]]:
-        """Compile ``for`` clauses. Returns the inner scope and a function that wraps a body
-        ``fn(env, k, out)`` into one that runs it once per binding."""
+    def loops(self, clauses: list, scope: dict, text: str) -> Loops:
+        """Compile ``for`` clauses: the scope inside them, and ``wrap`` to run a body once per binding."""
         inner = dict(scope)
         levels = []
         for clause in clauses:
@@ -402,7 +409,7 @@ class ExpressionCompiler:
                 if n in inner or n in self.sets or n in self.params or n in self.vars or n in RESERVED:
                     raise ExpressionError(f"index name '{n}' in '{clip(text)}' is already in use",
                                           symbol=n, kind="duplicate", hint="pick a fresh index name")
-            members, width = self._iterable(clause.iter, inner, text)
+            members, width, the_set = self._iterable(clause.iter, inner, text)
             if len(names) > 1:
                 if width != len(names):
                     raise ExpressionError(f"'{ast.unparse(target)}' unpacks {len(names)} names but the members of "
@@ -416,21 +423,14 @@ class ExpressionCompiler:
                 compiled = self.compile(condition, inner)
                 self.require_data(compiled, Source(condition), "condition")
                 conditions.append(compiled.fn)
-            levels.append((names, members, conditions))
-        budget = self.table.budget
+            levels.append(Level(names, the_set, members, conditions))
+        return Loops(inner, levels, self.table.budget)
 
-        def wrap(body: Callable) -> Callable:
-            run = body
-            for names, members, conditions in reversed(levels):
-                run = loop_level(names, members, conditions, run, budget)
-            return run
-        return inner, wrap
-
-    def _iterable(self, node: ast.expr, scope: dict, text: str) -> tuple[Callable | list, int]:
-        """Members to loop over (a list, or a function of env for range) and their width."""
+    def _iterable(self, node: ast.expr, scope: dict, text: str) -> tuple[Callable | list, int, SetSymbol | None]:
+        """Members to loop over (a list, or a function of env for range), their width, and their set."""
         if isinstance(node, ast.Name):
             the_set = self._set_named(node, scope, text)
-            return the_set.members, the_set.dim
+            return the_set.members, the_set.dim, the_set
         args = [self.compile(argument, scope) for argument in node.args]
         for arg in args:
             self.require_data(arg, Source(node), "range bound")
@@ -448,4 +448,9 @@ class ExpressionCompiler:
                 raise EvalError(f"range() in '{clip(text)}' has {len(result)} members, more than the limit of "
                                 f"{limit}", kind="budget")
             return result
-        return members, 1
+        return members, 1, None
+
+
+def _number_plan(value: Any) -> int | float | None:
+    """A constant usable as a coefficient in a vectorized sum: a plain number (not a bool)."""
+    return value if type(value) in (int, float) else None

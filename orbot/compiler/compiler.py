@@ -83,8 +83,11 @@ def _csr(starts: list[int], sink: Sink, num_cols: int) -> tuple[np.ndarray, np.n
     lengths = np.diff(np.append(np.asarray(starts, dtype=np.int64), len(cols)))
     row_of = np.repeat(np.arange(num_rows, dtype=np.int64), lengths)
     keys = row_of * max(num_cols, 1) + cols
-    unique, inverse = np.unique(keys, return_inverse=True)
-    summed = np.bincount(inverse.ravel(), weights=vals, minlength=len(unique))
+    if len(keys) < 2 or bool((keys[1:] > keys[:-1]).all()):
+        unique, summed = keys, vals  # each row's columns already ascending, none twice: nothing to sum
+    else:
+        unique, inverse = np.unique(keys, return_inverse=True)
+        summed = np.bincount(inverse.ravel(), weights=vals, minlength=len(unique))
     keep = summed != 0.0
     unique, summed = unique[keep], summed[keep]
     rows_of_unique = unique // max(num_cols, 1)

@@ -9,6 +9,8 @@ import ast
 import math
 from typing import Any
 
+import numpy as np
+
 from orbot.compiler.canonical import Block, format_key
 from orbot.compiler.closures import ExpressionCompiler
 from orbot.compiler.symbols import INF, EvalError, Node, ParamSymbol, SetSymbol, VarSymbol, number, python_error
@@ -17,7 +19,6 @@ from orbot.formulation import Parameter
 from orbot.formulation.expressions import ExpressionError, parse_expression, parse_source
 
 __all__ = ["build_params", "build_vars"]
-
 
 
 def build_params(table: SymbolTable, expressions: ExpressionCompiler) -> None:
@@ -80,7 +81,11 @@ def _build_param(table: SymbolTable, expressions: ExpressionCompiler, p: Paramet
             table.budget[0] = table.limits.max_index_combinations
             param.data[key] = number(_evaluate(node, env, key, p.name), p.name, key)
     elif p.data is not None:
-        param.data = _load_data(table, p.data, sets, param.dim, p.name)
+        loaded = _nested_numbers(p.data, sets, table.keys_of(sets))
+        if loaded is None:
+            param.data = _load_data(table, p.data, sets, param.dim, p.name)
+        else:
+            param.data, param.dense = loaded
     if param.dim == 0:
         param.value = param.data.get((), p.default)
     table.params[p.name] = param
@@ -96,6 +101,30 @@ def _evaluate(node: Node, env: dict, key: Any, name: str) -> Any:
     except (ArithmeticError, ValueError, TypeError) as exc:
         raise EvalError(f"at {name}{format_key(key)}: cannot compute '{node.text}': {python_error(exc)}",
                         kind="data") from None
+
+
+def _nested_numbers(data: Any, sets: list[SetSymbol], keys: list) -> tuple[dict, np.ndarray] | None:
+    """The common case read in bulk: nested lists that follow the sets, all finite numbers. The data
+    and the same values as an array; None for anything else (``_load_data`` then reads it, or says why not)."""
+    if not sets or not isinstance(data, list):
+        return None
+    level: list = [data]
+    for the_set in sets:
+        size, below = len(the_set.members), []
+        for node in level:
+            if type(node) is not list or len(node) != size:
+                return None
+            below += node
+        level = below
+    if not set(map(type, level)) <= {int, float}:
+        return None  # bools, strings and gaps (None) take the careful path
+    try:
+        dense = np.asarray(level, dtype=float)
+    except OverflowError:
+        return None
+    if not np.isfinite(dense).all():
+        return None
+    return dict(zip(keys, level, strict=True)), dense
 
 
 def _load_data(table: SymbolTable, data: Any, sets: list[SetSymbol], dim: int, name: str) -> dict:
@@ -185,8 +214,8 @@ def build_vars(table: SymbolTable, expressions: ExpressionCompiler, columns: dic
             if v.domain == "binary":
                 lower = [max(0.0, lo) for lo in lower]
                 upper = [min(1.0, hi) for hi in upper]
-            var = VarSymbol(v.name, sets, sum(s.dim for s in sets))
-            var.cols = {key: start + i for i, key in enumerate(keys)}
+            var = VarSymbol(v.name, sets, sum(s.dim for s in sets), start=start)
+            var.cols = dict(zip(keys, range(start, start + len(keys)), strict=True))
             columns["lower"].extend(lower)
             columns["upper"].extend(upper)
             columns["integer"].extend([0 if v.domain == "continuous" else 1] * len(keys))

@@ -8,11 +8,38 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from orbot.compiler.symbols import EvalError, Node, Sink
+from orbot.compiler.symbols import EvalError, Node, SetSymbol, Sink
 
-__all__ = ["loop_level", "budget_error", "emitter", "key_function", "data_binop", "power_exponent"]
+__all__ = ["Level", "Loops", "loop_level", "budget_error", "emitter", "key_function", "data_binop", "power_exponent"]
+
+
+@dataclass
+class Level:
+    """One compiled ``for`` clause."""
+
+    names: list[str]  # one name, or the names a tuple member is unpacked into
+    the_set: SetSymbol | None  # the set it runs over; None for range()
+    members: Any  # the set's members, or fn(env) -> range
+    conditions: list[Callable]
+
+
+@dataclass
+class Loops:
+    """Compiled ``for`` clauses: the scope inside them, and the levels to run a body in."""
+
+    scope: dict[str, int]
+    levels: list[Level]
+    budget: list  # the symbol table's expansion budget, counted down by every level
+
+    def wrap(self, body: Callable) -> Callable:
+        """``body(env, k, out)`` made to run once per binding of the clauses."""
+        run = body
+        for level in reversed(self.levels):
+            run = loop_level(level.names, level.members, level.conditions, run, self.budget)
+        return run
 
 
 def loop_level(names: list[str], members: Any, conditions: list[Callable], inner: Callable, budget: list) -> Callable:

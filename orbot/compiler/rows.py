@@ -76,7 +76,8 @@ def _build_constraint(table: SymbolTable, expressions: ExpressionCompiler, c: An
         if not clauses:
             raise ExpressionError("'where' needs at least one forall binding", symbol="where")
         clauses[-1].ifs.append(where)
-    scope, wrap = expressions.loops(clauses, {}, ", ".join(c.forall))
+    loops = expressions.loops(clauses, {}, ", ".join(c.forall))
+    scope, wrap = loops.scope, loops.wrap
     names = list(scope)
     key_fn = (lambda env: ()) if not names else operator.itemgetter(*names)
     ops = _comparison(tree, c.expression)

@@ -6,6 +6,7 @@ their messages use. Nothing here depends on another compiler module, so every st
 from __future__ import annotations
 
 import ast
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 from orbot.compiler.canonical import format_key
 
 __all__ = ["INF", "SetSymbol", "ParamSymbol", "VarSymbol", "EvalError", "Sink", "Source", "Node", "number",
-           "python_error", "binding_text", "sets_text", "clip"]
+           "python_error", "binding_text", "sets_text", "clip", "product_keys"]
 
 INF = math.inf
 
@@ -27,6 +28,13 @@ class SetSymbol:
     members: list
     dim: int  # 1 for plain members, k for members that are k-tuples
     lookup: frozenset = frozenset()
+    _positions: dict | None = field(default=None, init=False, repr=False, compare=False)
+
+    def positions(self) -> dict:
+        """member -> its position, built on first use (vectorized sums address members by position)."""
+        if self._positions is None:
+            self._positions = {member: i for i, member in enumerate(self.members)}
+        return self._positions
 
 
 @dataclass
@@ -39,6 +47,9 @@ class ParamSymbol:
     data: dict = field(default_factory=dict)
     default: float | None = None
     value: float | None = None  # for scalars
+    # the values at every key of the sets' product, in order, NaN where there is none: built by the
+    # loader or on first use by a vectorized sum
+    dense: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -49,6 +60,7 @@ class VarSymbol:
     sets: list[SetSymbol]
     dim: int
     cols: dict = field(default_factory=dict)
+    start: int = 0  # its first column; the columns follow its keys in order
 
 
 class EvalError(Exception):
@@ -96,6 +108,7 @@ class Node:
     degree: int  # 0 data, 1 linear, 2 quadratic
     fn: Callable
     text: str | Source
+    plan: Any = None  # what a vectorized sum can compute with arrays instead (see ``vectorized``)
 
 
 def number(value: Any, name: str, key: Any) -> float:
@@ -137,3 +150,23 @@ def sets_text(sets: list[SetSymbol]) -> str:
 def clip(text: str | Source, width: int = 100) -> str:
     text = str(text)
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def product_keys(sets: list[SetSymbol]) -> list:
+    """All keys of an index, in set order: members for one plain set, flat tuples otherwise."""
+    if not sets:
+        return [()]
+    if len(sets) == 1:
+        return list(sets[0].members)
+    if all(s.dim == 1 for s in sets):
+        return list(itertools.product(*(s.members for s in sets)))
+    keys = []
+    for combo in itertools.product(*(s.members for s in sets)):
+        flat: list = []
+        for part in combo:
+            if isinstance(part, tuple):
+                flat.extend(part)
+            else:
+                flat.append(part)
+        keys.append(tuple(flat))
+    return keys

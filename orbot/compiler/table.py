@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import ast
 import difflib
-import itertools
 import keyword
 import re
 from typing import Any
 
-from orbot.compiler.symbols import ParamSymbol, SetSymbol, VarSymbol
+from orbot.compiler.symbols import ParamSymbol, SetSymbol, VarSymbol, product_keys
 from orbot.errors import Issue
 from orbot.formulation import Formulation
 from orbot.formulation.expressions import DATA_FUNCTIONS, SPECIAL_FUNCTIONS, ExpressionError, parse_binding
@@ -40,6 +39,7 @@ class SymbolTable:
         self.budget = [0]  # index combinations left for the element being expanded (closures count down)
         self.broken: set[str] = set()  # elements that failed: references to them are not reported again
         self.element: tuple[str, str | None] = ("formulation", None)
+        self._keys: dict[tuple[int, ...], list] = {}  # see keys_of
 
     # --- issues -------------------------------------------------------------------------------
     def add_issue(self, kind: str, message: str, symbol: str | None = None, hint: str | None = None,
@@ -156,26 +156,22 @@ class SymbolTable:
         return sets, named
 
     def index_keys(self, sets: list[SetSymbol]) -> list:
-        """All keys of an index, in set order: members for one plain set, flat tuples otherwise."""
+        """All keys of an index (``product_keys``), once their number is checked against the limit."""
         total = 1
         for s in sets:
             total *= len(s.members)
         if total > self.limits.max_index_combinations:
             raise ExpressionError(f"index has {total} combinations, more than the limit of "
                                   f"{self.limits.max_index_combinations}", kind="budget")
-        if not sets:
-            return [()]
-        if len(sets) == 1:
-            return list(sets[0].members)
-        keys = []
-        for combo in itertools.product(*(s.members for s in sets)):
-            flat: list = []
-            for part in combo:
-                if isinstance(part, tuple):
-                    flat.extend(part)
-                else:
-                    flat.append(part)
-            keys.append(tuple(flat))
+        return self.keys_of(sets)
+
+    def keys_of(self, sets: list[SetSymbol]) -> list:
+        """``product_keys``, computed once per index (a parameter and a variable often share one);
+        the list is shared, so nobody may change it."""
+        signature = tuple(id(s) for s in sets)
+        keys = self._keys.get(signature)
+        if keys is None:
+            keys = self._keys[signature] = product_keys(sets)
         return keys
 
     def bind_key(self, env: dict, named: list[tuple[list[str], SetSymbol]], key: Any) -> None:
