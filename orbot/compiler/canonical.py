@@ -12,7 +12,7 @@ import numpy as np
 
 from orbot.formulation import Formulation
 
-__all__ = ["Block", "CanonicalModel", "format_key"]
+__all__ = ["Block", "CanonicalModel", "format_key", "nest_by_blocks"]
 
 INF = math.inf
 
@@ -136,6 +136,55 @@ def format_key(key: Any) -> str:
         return ""
     parts = key if isinstance(key, tuple) else (key,)
     return "[" + ",".join(str(part) for part in parts) + "]"
+
+
+def nest_by_blocks(blocks: list[Block], values: np.ndarray, sides: list | None = None) -> dict[str, Any]:
+    """{'x': {'A': {'B': 1.0}}} from blocks of keyed values; scalars stay numbers; -0.0 reads 0.0.
+
+    Keys of one block share a shape (members of the same sets), so the common shapes, plain
+    members and pairs, are nested in bulk; anything else goes key by key.
+    """
+    numbers = (np.asarray(values, dtype=float) + 0.0).tolist()  # + 0.0 turns -0.0 into 0.0, as floats
+    nested: dict[str, Any] = {}
+    for block in blocks:
+        keys, start = block.keys, block.start
+        if keys == [()]:
+            nested[block.name] = numbers[start]
+            continue
+        part = numbers[start:start + len(keys)]
+        tags = None if sides is None else sides[start:start + len(keys)]
+        shapes = {type(key) for key in keys} if tags is None or not any(tags) else None
+        if shapes is not None and tuple not in shapes:
+            nested[block.name] = dict(zip(map(str, keys), part, strict=True))
+        elif shapes == {tuple} and {len(key) for key in keys} == {2}:
+            nested[block.name] = _nest_pairs(keys, part)
+        else:
+            nested[block.name] = _nest_any(keys, part, tags)
+    return nested
+
+
+def _nest_pairs(keys: list[tuple], numbers: list[float]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for (first, second), number in zip(keys, numbers, strict=True):
+        outer = first if type(first) is str else str(first)
+        node = tree.get(outer)
+        if node is None:
+            node = tree[outer] = {}
+        node[second if type(second) is str else str(second)] = number
+    return tree
+
+
+def _nest_any(keys: list, numbers: list[float], tags: list | None) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for offset, key in enumerate(keys):
+        parts = key if isinstance(key, tuple) else (key,)
+        if tags is not None and tags[offset]:
+            parts = (*parts, tags[offset])
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(str(part), {})
+        node[str(parts[-1])] = numbers[offset]
+    return tree
 
 
 def _num(value: float) -> str:

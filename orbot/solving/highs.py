@@ -15,12 +15,13 @@ import highspy
 import numpy as np
 
 from orbot.compiler import CanonicalModel, compile_formulation
+from orbot.compiler.canonical import nest_by_blocks
 from orbot.errors import FormulationError, Issue
 from orbot.formulation import Formulation
 from orbot.settings import Limits, SolverOptions
 from orbot.solving.diagnose import diagnose
 from orbot.solving.highs_model import ModelRejected, new_highs, pass_model
-from orbot.solving.result import SolveResult, Status, clean_number, nest_blocks
+from orbot.solving.result import SolveResult, Status, clean_number
 
 __all__ = ["solve_formulation", "solve_canonical", "check_supported"]
 
@@ -121,13 +122,13 @@ def solve_canonical(model: CanonicalModel, options: SolverOptions | None = None)
         values[snap] = rounded[snap]
         result._col_values = values
         result._row_values = np.asarray(solution.row_value, dtype=float)
-        result.variables = nest_blocks(model.var_blocks, values)
+        result.variables = nest_by_blocks(model.var_blocks, values)
         if model.is_mip:
             result.mip_gap = clean_number(float(info.mip_gap)) if math.isfinite(info.mip_gap) else None
         elif solution.dual_valid and model.num_rows:
             duals = np.asarray(solution.row_dual, dtype=float)
             result._row_duals = -duals if negate else duals
-            result.duals = nest_blocks(model.row_blocks, result._row_duals, sides=model.row_sides)
+            result.duals = nest_by_blocks(model.row_blocks, result._row_duals, sides=model.row_sides)
     result.solve_seconds = time.perf_counter() - started
     if options.diagnose and status in (Status.INFEASIBLE, Status.UNBOUNDED, Status.INFEASIBLE_OR_UNBOUNDED):
         result.diagnosis = diagnose(model, status, options)
