@@ -1,7 +1,8 @@
 """Vectorized sums write exactly what the closures would: the same arrays bit for bit, the same errors.
 
-Each formulation is compiled three ways: closures only, arrays wherever allowed (even for two
-bindings), and the default threshold; everything the compiler returns must be identical.
+Each formulation is compiled four ways: closures only, plain lists wherever allowed, numpy arrays
+wherever allowed (even for two bindings), and the default thresholds; everything the compiler
+returns must be identical.
 """
 
 import json
@@ -20,9 +21,11 @@ ARRAYS = ["col_cost", "col_lower", "col_upper", "integrality", "row_lower", "row
           "a_value"]
 
 
-def outcome(formulation: dict, smallest: float, monkeypatch, limits: Limits | None = None):
-    """Everything compile returns, in comparable form, with vectorized sums from ``smallest`` bindings."""
+def outcome(formulation: dict, smallest: float, arrays: float, monkeypatch, limits: Limits | None = None):
+    """Everything compile returns, in comparable form, with vectorized sums from ``smallest`` bindings
+    (numpy from ``arrays``)."""
     monkeypatch.setattr(vectorized, "SMALLEST", smallest)
+    monkeypatch.setattr(vectorized, "ARRAYS", arrays)
     try:
         model = compile_formulation(Formulation.from_data(formulation), limits)
     except FormulationError as exc:
@@ -37,9 +40,11 @@ def outcome(formulation: dict, smallest: float, monkeypatch, limits: Limits | No
 
 
 def assert_same(formulation: dict, monkeypatch, limits: Limits | None = None):
-    closures = outcome(formulation, float("inf"), monkeypatch, limits)
-    assert outcome(formulation, 1, monkeypatch, limits) == closures
-    assert outcome(formulation, vectorized.SMALLEST, monkeypatch, limits) == closures
+    defaults = vectorized.SMALLEST, vectorized.ARRAYS
+    closures = outcome(formulation, float("inf"), float("inf"), monkeypatch, limits)
+    assert outcome(formulation, 1, float("inf"), monkeypatch, limits) == closures
+    assert outcome(formulation, 1, 1, monkeypatch, limits) == closures
+    assert outcome(formulation, *defaults, monkeypatch, limits) == closures
     return closures
 
 

@@ -13,10 +13,11 @@ import numpy as np
 
 from orbot.compiler.canonical import Block, format_key
 from orbot.compiler.closures import ExpressionCompiler
+from orbot.compiler.parsing import parsed_expression
 from orbot.compiler.symbols import INF, EvalError, Node, ParamSymbol, SetSymbol, VarSymbol, number, python_error
 from orbot.compiler.table import SymbolTable
 from orbot.formulation import Parameter
-from orbot.formulation.expressions import ExpressionError, parse_expression, parse_source
+from orbot.formulation.expressions import ExpressionError, parse_source
 
 __all__ = ["build_params", "build_vars"]
 
@@ -71,7 +72,7 @@ def _build_param(table: SymbolTable, expressions: ExpressionCompiler, p: Paramet
     param = ParamSymbol(p.name, sets, sum(s.dim for s in sets), default=p.default)
     if p.expression is not None:
         scope = table.scope_of(named)
-        node = expressions.compile(parse_expression(p.expression, table.limits), scope)
+        node = expressions.compile(parsed_expression(p.expression, table.limits), scope)
         if node.degree:
             raise ExpressionError(f"'{p.expression}' uses variables; parameters are data only",
                                   kind="type", hint="move it into a constraint or the objective")
@@ -103,9 +104,10 @@ def _evaluate(node: Node, env: dict, key: Any, name: str) -> Any:
                         kind="data") from None
 
 
-def _nested_numbers(data: Any, sets: list[SetSymbol], keys: list) -> tuple[dict, np.ndarray] | None:
+def _nested_numbers(data: Any, sets: list[SetSymbol], keys: list) -> tuple[dict, np.ndarray | None] | None:
     """The common case read in bulk: nested lists that follow the sets, all finite numbers. The data
-    and the same values as an array; None for anything else (``_load_data`` then reads it, or says why not)."""
+    and, for large data, the same values as an array; None for anything else (``_load_data`` then
+    reads it, or says why not)."""
     if not sets or not isinstance(data, list):
         return None
     level: list = [data]
@@ -119,6 +121,8 @@ def _nested_numbers(data: Any, sets: list[SetSymbol], keys: list) -> tuple[dict,
     if not set(map(type, level)) <= {int, float}:
         return None  # bools, strings and gaps (None) take the careful path
     try:
+        if len(level) < 1000:  # numpy costs more than it saves here
+            return (dict(zip(keys, level, strict=True)), None) if all(map(math.isfinite, level)) else None
         dense = np.asarray(level, dtype=float)
     except OverflowError:
         return None
@@ -246,7 +250,7 @@ def _bound_values(table: SymbolTable, expressions: ExpressionCompiler, bound: fl
                                 symbol=text, kind="data")
             values.append(float(value))
         return values
-    node = expressions.compile(parse_expression(text, table.limits), table.scope_of(named))
+    node = expressions.compile(parsed_expression(text, table.limits), table.scope_of(named))
     if node.degree:
         raise ExpressionError(f"{which} bound '{text}' uses variables; bounds are data only",
                               symbol=text, kind="type", hint="write it as a constraint instead")

@@ -13,9 +13,10 @@ from typing import Any
 from orbot.compiler.canonical import Block
 from orbot.compiler.closures import ExpressionCompiler
 from orbot.compiler.emitters import emitter
+from orbot.compiler.parsing import parsed_binding, parsed_expression
 from orbot.compiler.symbols import INF, EvalError, Sink, binding_text, clip, python_error
 from orbot.compiler.table import SymbolTable
-from orbot.formulation.expressions import ExpressionError, parse_binding, parse_expression
+from orbot.formulation.expressions import ExpressionError
 
 __all__ = ["build_objective", "build_constraints"]
 
@@ -26,7 +27,7 @@ def build_objective(table: SymbolTable, expressions: ExpressionCompiler) -> tupl
     sink = Sink(quad={})
     objective = table.f.objective
     try:
-        tree = parse_expression(objective.expression, table.limits)
+        tree = parsed_expression(objective.expression, table.limits)
         if isinstance(tree, ast.Compare):
             raise ExpressionError("the objective is an expression to optimize, not a comparison",
                                   kind="type", hint="drop the '<=', '>=' or '=='")
@@ -67,11 +68,11 @@ def build_constraints(table: SymbolTable, expressions: ExpressionCompiler, rows:
 
 def _build_constraint(table: SymbolTable, expressions: ExpressionCompiler, c: Any, rows: dict, sink: Sink) -> None:
     """One constraint element: a row per binding of its ``forall`` (two for a range with variable ends)."""
-    tree = parse_expression(c.expression, table.limits)
-    bindings = [parse_binding(binding, table.limits) for binding in c.forall]
+    tree = parsed_expression(c.expression, table.limits)
+    bindings = [parsed_binding(binding, table.limits) for binding in c.forall]
     clauses = [ast.comprehension(target=target, iter=iterable, ifs=[], is_async=0)
                for target, iterable in bindings]
-    where = parse_expression(c.where, table.limits) if c.where and c.where.strip() else None
+    where = parsed_expression(c.where, table.limits) if c.where and c.where.strip() else None
     if where is not None:
         if not clauses:
             raise ExpressionError("'where' needs at least one forall binding", symbol="where")

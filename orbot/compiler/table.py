@@ -11,10 +11,11 @@ import keyword
 import re
 from typing import Any
 
+from orbot.compiler.parsing import parsed_binding
 from orbot.compiler.symbols import ParamSymbol, SetSymbol, VarSymbol, product_keys
 from orbot.errors import Issue
 from orbot.formulation import Formulation
-from orbot.formulation.expressions import DATA_FUNCTIONS, SPECIAL_FUNCTIONS, ExpressionError, parse_binding
+from orbot.formulation.expressions import DATA_FUNCTIONS, SPECIAL_FUNCTIONS, ExpressionError
 from orbot.settings import Limits
 
 __all__ = ["SymbolTable", "RESERVED"]
@@ -136,7 +137,7 @@ class SymbolTable:
                 sets.append(self.sets[stripped])
                 named.append(([], self.sets[stripped]))
                 continue
-            target, iterable = parse_binding(str(entry), self.limits)
+            target, iterable = parsed_binding(str(entry), self.limits)
             if not isinstance(iterable, ast.Name):
                 raise ExpressionError(f"index '{entry}' must name a set", symbol=str(entry))
             if iterable.id not in self.sets:

@@ -24,7 +24,8 @@ from orbot.compiler.symbols import ParamSymbol, SetSymbol, Sink, VarSymbol, prod
 
 __all__ = ["Ref", "Term", "reference", "vectorized_sum", "dense_values"]
 
-SMALLEST = 32  # fewer bindings than this: the closures are as fast as setting up the arrays
+SMALLEST = 8  # fewer bindings than this: nothing to gain over the closures
+ARRAYS = 64  # from this many bindings numpy, below it plain lists (numpy's overhead per call dominates)
 LARGEST_DENSE = 4_000_000  # a parameter over more keys than this is not laid out as an array
 
 
@@ -76,8 +77,8 @@ def dense_values(param: ParamSymbol) -> np.ndarray | None:
 
 class _Positions:
     """Where a Ref points for every binding of the loops: flat positions in its symbol's layout
-    (the product of its sets, in order), from the loop indices, plus what the names bound outside
-    the sum add at run time."""
+    (the product of its sets, in order) from the loop indices, plus an offset from the names bound
+    outside the sum, known at run time."""
 
     def __init__(self, static: np.ndarray, outer: list[tuple[str, dict, int]]):
         self.static, self.outer = static, outer
@@ -87,7 +88,7 @@ class _Positions:
               shape: tuple[int, ...]) -> _Positions | None:
         sizes = [len(s.members) for s in ref.symbol.sets]
         strides = [math.prod(sizes[i + 1:]) for i in range(len(sizes))]
-        static: Any = np.zeros((1,) * len(shape), dtype=np.int64)
+        static = np.zeros(shape, dtype=np.int64)
         outer = []
         for name, the_set, stride in zip(ref.names, ref.symbol.sets, strides, strict=True):
             if name not in bound:
@@ -105,22 +106,23 @@ class _Positions:
                 positions = np.array(found, dtype=np.int64)
             view = [1] * len(shape)
             view[axis] = -1
-            static = static + (positions * stride).reshape(view)
-        return cls(np.broadcast_to(static, shape).ravel(), outer)
+            static += (positions * stride).reshape(view)
+        return cls(static.ravel(), outer)
 
-    def at(self, env: dict) -> np.ndarray | None:
+    def offset(self, env: dict) -> int | None:
+        """What the names bound outside the sum add; None when one is outside its set."""
         offset = 0
         for name, index, stride in self.outer:
             position = index.get(env[name])
             if position is None:
                 return None
             offset += position * stride
-        return self.static + offset if offset else self.static
+        return offset
 
 
 def vectorized_sum(loops: Loops, term: Term, run: Callable) -> Callable | None:
-    """An emitter for ``sum(term for <loops>)`` that computes arrays and falls back to ``run`` (the
-    closures); None when the sum's shape does not allow it or it is too small to gain."""
+    """An emitter for ``sum(term for <loops>)`` that computes all bindings at once and falls back to
+    ``run`` (the closures); None when the sum's shape does not allow it or it is too small to gain."""
     levels = loops.levels
     if not levels or any(level.the_set is None or level.conditions for level in levels):
         return None
@@ -128,7 +130,6 @@ def vectorized_sum(loops: Loops, term: Term, run: Callable) -> Callable | None:
     size = math.prod(shape)
     if size < SMALLEST:
         return None
-    cost = sum(math.prod(shape[:depth + 1]) for depth in range(len(shape)))  # what the levels count down
     bound: dict[str, tuple[int, SetSymbol, int | None]] = {}
     for axis, level in enumerate(levels):
         the_set: Any = level.the_set
@@ -148,37 +149,87 @@ def vectorized_sum(loops: Loops, term: Term, run: Callable) -> Callable | None:
             steps.append((kind, where, values))
         else:
             steps.append((kind, None, data))
-    start = term.var.symbol.start  # type: ignore[union-attr]
-    budget = loops.budget
+    sum_ = _Sum(size, sum(math.prod(shape[:depth + 1]) for depth in range(len(shape))), loops.budget, run,
+                columns, term.var.symbol.start, steps)  # type: ignore[union-attr]
+    return sum_.with_arrays if size >= ARRAYS else sum_.with_lists
 
-    def emit(env: dict, k: float, out: Sink) -> None:
-        if budget[0] < cost:
-            return run(env, k, out)  # the closures run out of budget where they always did
-        cols = columns.at(env)
-        if cols is None:
-            return run(env, k, out)
+
+class _Sum:
+    """The two ways to compute one vectorized sum: numpy for many bindings, plain lists for a few
+    (where numpy's overhead per call costs more than it saves); the same float operations either way."""
+
+    def __init__(self, size: int, cost: int, budget: list, run: Callable, columns: _Positions, start: int,
+                 steps: list[tuple[str, _Positions | None, Any]]):
+        self.size, self.cost, self.budget, self.run, self.columns, self.start = size, cost, budget, run, columns, start
+        self.steps = steps
+        if size < ARRAYS:
+            self.listed_columns = columns.static.tolist()
+            self.listed_steps = [(kind, where, data) if where is None else
+                                 (kind, (where, where.static.tolist()), data.tolist()) for kind, where, data in steps]
+
+    def with_arrays(self, env: dict, k: float, out: Sink) -> None:
+        if self.budget[0] < self.cost:
+            return self.run(env, k, out)  # the closures run out of budget where they always did
+        base = self.columns.offset(env)
+        if base is None:
+            return self.run(env, k, out)
         coef: Any = k
-        for kind, where, data in steps:
+        for kind, where, data in self.steps:
             if kind == "neg":
                 coef = -coef
                 continue
-            if where is None:
-                value = data
-            else:
-                positions = where.at(env)
-                if positions is None:
-                    return run(env, k, out)
-                value = data[positions]
+            value = data
+            if where is not None:
+                offset = where.offset(env)
+                if offset is None:
+                    return self.run(env, k, out)
+                value = data[where.static + offset if offset else where.static]
                 if np.isnan(value).any():
-                    return run(env, k, out)  # a missing value: the closures name it
+                    return self.run(env, k, out)  # a missing value: the closures name it
             if kind == "mul":
                 coef = coef * value
             elif np.any(value == 0):
-                return run(env, k, out)
+                return self.run(env, k, out)
             else:
                 coef = coef / value
-        budget[0] -= cost
-        out.cols.extend((cols + start).tolist())
-        out.vals.extend(np.broadcast_to(coef, (size,)).tolist() if isinstance(coef, np.ndarray) else [coef] * size)
+        self.budget[0] -= self.cost
+        out.cols.extend((self.columns.static + (self.start + base)).tolist())
+        out.vals.extend(coef.tolist() if isinstance(coef, np.ndarray) else [coef] * self.size)
         return None
-    return emit
+
+    def with_lists(self, env: dict, k: float, out: Sink) -> None:
+        if self.budget[0] < self.cost:
+            return self.run(env, k, out)
+        base = self.columns.offset(env)
+        if base is None:
+            return self.run(env, k, out)
+        coef: Any = k  # a number, or a list once a parameter scales it
+        for kind, where, data in self.listed_steps:
+            if kind == "neg":
+                coef = [-c for c in coef] if isinstance(coef, list) else -coef
+                continue
+            if where is None:
+                values: Any = data
+                if kind == "div" and values == 0:
+                    return self.run(env, k, out)
+                coef = [c * values if kind == "mul" else c / values for c in coef] if isinstance(coef, list) else \
+                    (coef * values if kind == "mul" else coef / values)
+                continue
+            positions, listed = where
+            offset = positions.offset(env)
+            if offset is None:
+                return self.run(env, k, out)
+            values = [data[position + offset] for position in listed]
+            if any(value != value for value in values) or (kind == "div" and 0 in values):
+                return self.run(env, k, out)  # a missing value (NaN) or a division by zero
+            if not isinstance(coef, list):
+                coef = [coef] * self.size
+            if kind == "mul":
+                coef = [c * value for c, value in zip(coef, values, strict=True)]
+            else:
+                coef = [c / value for c, value in zip(coef, values, strict=True)]
+        self.budget[0] -= self.cost
+        offset = self.start + base
+        out.cols.extend([column + offset for column in self.listed_columns])
+        out.vals.extend(coef if isinstance(coef, list) else [coef] * self.size)
+        return None

@@ -1,0 +1,60 @@
+"""The fast paths give what the plain ones give: values nested in bulk, expressions parsed once."""
+
+import ast
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from orbot.compiler.canonical import Block, nest_by_blocks
+from orbot.compiler.parsing import parsed_binding, parsed_expression
+from orbot.formulation.expressions import ExpressionError, parse_expression
+from orbot.settings import Limits
+from orbot.solving.result import nest_blocks
+
+VALUES = np.array([0.0, -0.0, 1.5, -2.0, np.nan, 3.0, 1e300, -1e-300, 7.0, 8.0, 9.0, 10.0])
+CASES = [
+    ([Block("s", 0, [()]), Block("t", 1, [()])], None),
+    ([Block("a", 0, ["x", "y", 1, 2.0]), Block("b", 4, [(1, "a"), (True, "b"), (1.0, "c")]),
+      Block("c", 7, [(1, 2, 3), (1, 2, 4)]), Block("e", 9, [])], None),
+    ([Block("a", 0, ["x", "x", "y"]), Block("b", 3, [("x", 1), ("x", 1), ("y", 2)])], None),  # str() collisions
+    ([Block("a", 0, [("a", "b"), "c"])], None),  # mixed shapes
+    ([Block("a", 0, [1, 2]), Block("r", 2, [(), ()]), Block("q", 4, ["a", "a", "b"]),
+      Block("p", 7, [("a", 1), ("a", 1), ("b", 2)])],
+     [None, None, "lower", "upper", "lower", "upper", None, "lower", "upper", None, None, None]),
+]
+
+
+def dumped(nested: dict) -> str:
+    return json.dumps(nested) + repr(nested) + repr([type(v) for v in nested.values()])
+
+
+@pytest.mark.parametrize("blocks, sides", CASES)
+def test_nest_by_blocks_is_nest_blocks(blocks, sides):
+    assert dumped(nest_by_blocks(blocks, VALUES, sides)) == dumped(nest_blocks(blocks, VALUES, sides))
+
+
+def test_nest_by_blocks_on_a_large_block():
+    values = np.random.default_rng(0).random(300 * 7)
+    values[::5] = -0.0
+    for members in (range(7), [f"d{j}" for j in range(7)]):
+        keys = list(itertools.product([f"s{i}" for i in range(300)], members))
+        blocks = [Block("x", 0, keys)]
+        assert dumped(nest_by_blocks(blocks, values)) == dumped(nest_blocks(blocks, values))
+
+
+def test_parses_are_remembered_and_errors_raised_every_time():
+    limits = Limits()
+    text = "sum(c[i, j] * x[i, j] for i in I for j in J) <= cap"
+    tree = parsed_expression(text, limits)
+    assert parsed_expression(text, limits) is tree
+    assert ast.dump(tree) == ast.dump(parse_expression(text, limits))
+    assert parsed_expression(text, Limits(max_exponent=3)) is not tree  # other limits, parsed again
+    assert parsed_binding("(i, j) in ARCS", limits) is parsed_binding("(i, j) in ARCS", limits)
+    for _ in range(2):
+        with pytest.raises(ExpressionError, match="syntax nodes"):
+            parsed_expression(text, Limits(max_expression_nodes=5))
+        with pytest.raises(ExpressionError, match="expected an expression string"):
+            parsed_expression(["x"], limits)  # type: ignore[arg-type]
+
