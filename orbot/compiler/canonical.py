@@ -153,10 +153,10 @@ def nest_by_blocks(blocks: list[Block], values: np.ndarray, sides: list | None =
             continue
         part = numbers[start:start + len(keys)]
         tags = None if sides is None else sides[start:start + len(keys)]
-        shapes = {type(key) for key in keys} if tags is None or not any(tags) else None
+        shapes = set(map(type, keys)) if tags is None or not any(tags) else None
         if shapes is not None and tuple not in shapes:
             nested[block.name] = dict(zip(map(str, keys), part, strict=True))
-        elif shapes == {tuple} and {len(key) for key in keys} == {2}:
+        elif shapes == {tuple} and set(map(len, keys)) == {2}:
             nested[block.name] = _nest_pairs(keys, part)
         else:
             nested[block.name] = _nest_any(keys, part, tags)
