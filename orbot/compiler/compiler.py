@@ -103,12 +103,10 @@ def _csr(starts: list[int], sink: Sink, num_cols: int) -> tuple[np.ndarray, np.n
 
 def _check_numbers(model: CanonicalModel, largest: float) -> None:
     """Reject NaN and magnitudes beyond ``largest`` (bounds may be infinite), naming where they are."""
+    if _all_fine(model, largest):
+        return
 
     def bad(values: np.ndarray, infinite_ok: bool) -> list[int]:
-        size = np.abs(values)
-        if bool(((size <= largest) | (size == np.inf)).all() if infinite_ok else
-                ((size <= largest).all() and np.isfinite(values).all())):
-            return []  # the usual case, settled in one pass
         mask = np.isnan(values) | (np.isfinite(values) & (np.abs(values) > largest))
         if not infinite_ok:
             mask |= np.isinf(values)
@@ -138,3 +136,12 @@ def _check_numbers(model: CanonicalModel, largest: float) -> None:
                             f"for {label}"))
     if issues:
         raise FormulationError(issues[:20])
+
+
+def _all_fine(model: CanonicalModel, largest: float) -> bool:
+    """The usual case settled in a few passes over all the numbers at once; False sends
+    ``_check_numbers`` looking for what is wrong and where."""
+    finite = np.abs(np.concatenate([model.a_value, model.col_cost, [model.offset]]))
+    bounds = np.abs(np.concatenate([model.row_lower, model.row_upper, model.col_lower, model.col_upper]))
+    return bool((finite <= min(largest, np.finfo(float).max)).all() and ((bounds <= largest) | (bounds == np.inf)).all()
+                and not (model.col_lower > model.col_upper).any())
