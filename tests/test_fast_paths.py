@@ -1,4 +1,5 @@
-"""The fast paths give what the plain ones give: values nested in bulk, expressions parsed once."""
+"""The fast paths give what the plain ones give: values nested in bulk, expressions parsed once,
+numbers checked in one pass."""
 
 import ast
 import itertools
@@ -7,8 +8,11 @@ import json
 import numpy as np
 import pytest
 
+from orbot import Formulation
+from orbot.compiler import compile_formulation
 from orbot.compiler.canonical import Block, nest_by_blocks
 from orbot.compiler.parsing import parsed_binding, parsed_expression
+from orbot.errors import FormulationError
 from orbot.formulation.expressions import ExpressionError, parse_expression
 from orbot.settings import Limits
 from orbot.solving.result import nest_blocks
@@ -58,3 +62,26 @@ def test_parses_are_remembered_and_errors_raised_every_time():
         with pytest.raises(ExpressionError, match="expected an expression string"):
             parsed_expression(["x"], limits)  # type: ignore[arg-type]
 
+
+
+def small(objective="sum(x[i] for i in I)", constraint="x[i] <= 1", lower=None, upper=None):
+    return {"name": "t", "sets": [{"name": "I", "members": ["a", "b"]}],
+            "parameters": [{"name": "big", "data": 1e16}],
+            "variables": [{"name": "x", "index": ["I"], "lower": lower, "upper": upper}],
+            "objective": {"sense": "minimize", "expression": objective},
+            "constraints": [{"name": "c", "forall": ["i in I"], "expression": constraint}]}
+
+
+@pytest.mark.parametrize("formulation, message", [
+    (small(constraint="big * x[i] <= 1"), "c[a] has a coefficient beyond 1e+15"),
+    (small(constraint="x[i] <= big"), "c[a] has a right-hand side beyond 1e+15"),
+    (small(objective="big * x['b']"), "x[b] has a objective coefficient beyond 1e+15"),
+    (small(objective="sum(x[i] for i in I) + big"), "the objective's constant is beyond 1e+15"),
+    (small(upper="big"), "x[a] has a upper bound beyond 1e+15"),
+    (small(lower=-1e16), "x[a] has a lower bound beyond 1e+15"),
+    (small(lower=5, upper=3), "lower bound 5 is above upper bound 3 for x[a]"),
+])
+def test_numbers_out_of_range_are_still_found(formulation, message):
+    with pytest.raises(FormulationError) as caught:
+        compile_formulation(Formulation.from_data(formulation))
+    assert message in [issue.message for issue in caught.value.issues]
