@@ -44,7 +44,7 @@ def compile_formulation(formulation: Formulation, limits: Limits | None = None) 
     if table.issues:
         raise FormulationError(table.issues)
     num_cols = len(columns["lower"])
-    cost = np.zeros(num_cols)
+    cost: np.ndarray = np.zeros(num_cols)
     if objective_sink.cols:  # summed in order from 0.0, as np.add.at would, and faster
         cost = np.bincount(np.asarray(objective_sink.cols, dtype=np.int64),
                            weights=np.asarray(objective_sink.vals, dtype=float), minlength=num_cols)
@@ -81,7 +81,7 @@ def _csr(starts: list[int], sink: Sink, num_cols: int) -> tuple[np.ndarray, np.n
         return np.zeros(num_rows, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0)
     cols = np.asarray(sink.cols, dtype=np.int64)
     vals = np.asarray(sink.vals, dtype=float)
-    lengths = np.diff(np.asarray([*starts, len(cols)], dtype=np.int64))
+    lengths: np.ndarray = np.diff(np.asarray([*starts, len(cols)], dtype=np.int64))
     row_of = np.repeat(np.arange(num_rows, dtype=np.int64), lengths)
     width = max(num_cols, 1)
     keys = row_of * width + cols
