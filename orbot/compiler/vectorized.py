@@ -1,12 +1,13 @@
-"""Sums expanded with numpy: ``sum(c[i, j] * x[i, j] for i in S for j in D)`` for all bindings at once.
+"""Sums expanded for all bindings at once: ``sum(c[i, j] * x[i, j] for i in S for j in D)``.
 
 The closures expand a sum one binding at a time, and on large models that is where compile time
 goes. When a sum's clauses run over sets without conditions and its term is one variable scaled
 by data (numbers, parameters) indexed by plain index names, the columns and coefficients can be
-computed as arrays instead: in the order the loops would emit them, with the same floating-point
-operations in the same order. Whenever anything is off (a value missing, an index outside its
-set, the budget running out) the sum runs its closures instead, which raise the usual error; so
-the arrays only ever reproduce what the closures would have written.
+computed from positions precomputed at compile time: with numpy for long sums, with plain lists
+for short ones; in the order the loops would emit them, with the same floating-point operations
+in the same order. Whenever anything is off (a value missing, an index outside its set, the
+budget running out) the sum runs its closures instead, which raise the usual error; so this only
+ever reproduces what the closures would have written.
 """
 
 from __future__ import annotations
