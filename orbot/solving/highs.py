@@ -116,14 +116,16 @@ def solve_canonical(model: CanonicalModel, options: SolverOptions | None = None)
         objective = float(info.objective_function_value)
         result.objective = clean_number(-objective if negate else objective)
         values = np.asarray(solution.col_value, dtype=float)
-        integer = model.integrality.astype(bool)
-        rounded = np.round(values)
-        snap = integer & (np.abs(values - rounded) <= 1e-6)
-        values[snap] = rounded[snap]
+        mip = model.is_mip
+        if mip:  # integer values within 1e-6 of a whole number are that number
+            integer = model.integrality.astype(bool)
+            rounded = np.round(values)
+            snap = integer & (np.abs(values - rounded) <= 1e-6)
+            values[snap] = rounded[snap]
         result._col_values = values
         result._row_values = np.asarray(solution.row_value, dtype=float)
         result.variables = nest_by_blocks(model.var_blocks, values)
-        if model.is_mip:
+        if mip:
             result.mip_gap = clean_number(float(info.mip_gap)) if math.isfinite(info.mip_gap) else None
         elif solution.dual_valid and model.num_rows:
             duals = np.asarray(solution.row_dual, dtype=float)
