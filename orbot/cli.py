@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -57,15 +56,15 @@ def _load_formulation(path: Path, as_json: bool = False) -> Formulation:
 
 @app.command()
 def solve(
-    text: Optional[str] = typer.Argument(None, help="the problem, in words (or use -f)"),
-    file: Optional[Path] = typer.Option(None, "-f", "--file", help="read the problem from a file, or - for stdin"),
-    model: Optional[str] = typer.Option(None, "--model", help="LLM model name (default: ORBOT_MODEL)"),
-    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=20, help="formulate-and-revise rounds"),
-    samples: Optional[int] = typer.Option(None, "--samples", min=1, max=32, help="independent formulations that vote"),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="solver time limit per solve, seconds"),
-    readings: Optional[int] = typer.Option(None, "--readings", min=0, max=5,
+    text: str | None = typer.Argument(None, help="the problem, in words (or use -f)"),
+    file: Path | None = typer.Option(None, "-f", "--file", help="read the problem from a file, or - for stdin"),
+    model: str | None = typer.Option(None, "--model", help="LLM model name (default: ORBOT_MODEL)"),
+    rounds: int | None = typer.Option(None, "--rounds", min=1, max=20, help="formulate-and-revise rounds"),
+    samples: int | None = typer.Option(None, "--samples", min=1, max=32, help="independent formulations that vote"),
+    time_limit: float | None = typer.Option(None, "--time-limit", help="solver time limit per solve, seconds"),
+    readings: int | None = typer.Option(None, "--readings", min=0, max=5,
                                            help="other readings (and parts) asked for after solving; 0: none"),
-    checks: Optional[str] = typer.Option(None, "--checks", help="comma-separated checks that may cost a round; "
+    checks: str | None = typer.Option(None, "--checks", help="comma-separated checks that may cost a round; "
                                          "'' for none (default: ORBOT_CHECKS)"),
     as_json: bool = typer.Option(False, "--json", help="print the Answer as one JSON object"),
 ) -> None:
@@ -132,7 +131,7 @@ def _print_answer(answer) -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="interface to bind; 127.0.0.1 keeps it local"),
     port: int = typer.Option(8000, "--port"),
-    workers: Optional[int] = typer.Option(None, "--workers", help="jobs run at once (default ORBOT_WORKERS)"),
+    workers: int | None = typer.Option(None, "--workers", help="jobs run at once (default ORBOT_WORKERS)"),
 ) -> None:
     """Run the REST service (OpenAPI docs at /docs)."""
     import uvicorn
@@ -155,17 +154,17 @@ app.add_typer(eval_app, name="eval")
 @eval_app.callback(invoke_without_command=True)
 def eval_run(
     ctx: typer.Context,
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="NAME or NAME:VERSION (see orbot eval list)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="run folder: results.jsonl, summary.json, report.md"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="the first N problems"),
-    sample: Optional[int] = typer.Option(None, "--sample", help="a random sample of N problems"),
+    dataset: str | None = typer.Option(None, "--dataset", help="NAME or NAME:VERSION (see orbot eval list)"),
+    out: Path | None = typer.Option(None, "--out", help="run folder: results.jsonl, summary.json, report.md"),
+    limit: int | None = typer.Option(None, "--limit", help="the first N problems"),
+    sample: int | None = typer.Option(None, "--sample", help="a random sample of N problems"),
     seed: int = typer.Option(0, "--seed", help="seed of --sample"),
-    model: Optional[str] = typer.Option(None, "--model"),
+    model: str | None = typer.Option(None, "--model"),
     concurrency: int = typer.Option(4, "--concurrency", min=1, max=256, help="problems in flight"),
-    samples: Optional[int] = typer.Option(None, "--samples", min=1, max=32),
-    rounds: Optional[int] = typer.Option(None, "--rounds", min=1, max=20),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="solver time limit per solve"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="benchmark files (default: ORBOT_DATA_DIR or "
+    samples: int | None = typer.Option(None, "--samples", min=1, max=32),
+    rounds: int | None = typer.Option(None, "--rounds", min=1, max=20),
+    time_limit: float | None = typer.Option(None, "--time-limit", help="solver time limit per solve"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="benchmark files (default: ORBOT_DATA_DIR or "
                                             "../shared/benchmarks; else downloaded and checksummed)"),
 ) -> None:
     """Run the whole pipeline over a benchmark; resumable: rerun the same command to continue."""
@@ -207,7 +206,7 @@ def eval_run(
 
 
 @eval_app.command("list")
-def eval_list(data_dir: Optional[Path] = typer.Option(None, "--data-dir")) -> None:
+def eval_list(data_dir: Path | None = typer.Option(None, "--data-dir")) -> None:
     """The registered benchmarks and versions, and which are available here."""
     from orbot.eval.datasets import data_root, registry
 
@@ -227,7 +226,7 @@ def eval_list(data_dir: Optional[Path] = typer.Option(None, "--data-dir")) -> No
 @eval_app.command("gold")
 def eval_gold(
     out_dir: Path = typer.Option(Path("runs/nl4opt-gold"), "--out"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
+    data_dir: Path | None = typer.Option(None, "--data-dir"),
 ) -> None:
     """Solve the NL4OPT competition's gold models and audit every numeric label version."""
     from orbot.eval.gold import audit, audit_markdown
@@ -246,7 +245,7 @@ def eval_gold(
 
 @eval_app.command("compare")
 def eval_compare(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...),
-                 rule: Optional[str] = typer.Option(None, "--rule")) -> None:
+                 rule: str | None = typer.Option(None, "--rule")) -> None:
     """Per-problem changes from run A to run B: fixed, broken, net."""
     from orbot.eval.report import compare
     from orbot.eval.scoring import DEFAULT_RULE, RULES
@@ -259,7 +258,7 @@ def eval_compare(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument
 
 @eval_app.command("checks")
 def eval_checks(runs: list[Path] = typer.Argument(..., help="run folders of orbot eval"),
-                data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="benchmark files")) -> None:
+                data_dir: Path | None = typer.Option(None, "--data-dir", help="benchmark files")) -> None:
     """How often each check fires on the right and on the wrong answers of recorded runs (no LLM needed)."""
     from orbot.eval.check_audit import audit_checks
 
@@ -275,8 +274,8 @@ def schema() -> None:
 @app.command("solve-formulation")
 def solve_formulation_command(
     file: Path = typer.Argument(..., help="formulation JSON file, or - for stdin"),
-    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="solver time limit in seconds"),
-    mip_gap: Optional[float] = typer.Option(None, "--mip-gap", help="relative MIP gap to stop at"),
+    time_limit: float | None = typer.Option(None, "--time-limit", help="solver time limit in seconds"),
+    mip_gap: float | None = typer.Option(None, "--mip-gap", help="relative MIP gap to stop at"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
 ) -> None:
     """Validate, compile and solve a formulation with HiGHS; no LLM involved."""
@@ -305,7 +304,7 @@ def solve_formulation_command(
 @app.command()
 def codegen(
     file: Path = typer.Argument(..., help="formulation JSON file, or - for stdin"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write the script here (default: stdout)"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="write the script here (default: stdout)"),
     data_file: bool = typer.Option(False, "--data-file", help="put the data in a JSON file beside the script"),
 ) -> None:
     """Write a standalone Pyomo script for a formulation (needs only Pyomo and highspy to run)."""

@@ -10,16 +10,16 @@ independent formulations are made concurrently and vote on the objective (self-c
 from __future__ import annotations
 
 import asyncio
-import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from orbot.agent.answer import Answer, Attempt
-from orbot.agent.llm import LLMClient, LLMReply, OpenAICompatible, Usage, extract_json
 from orbot.agent.checks import CHECKS, run_checks
+from orbot.agent.llm import LLMClient, LLMReply, OpenAICompatible, Usage, extract_json
 from orbot.agent.prompts import feedback, feedback_line, system_prompt, user_prompt
 from orbot.agent.readings import ask_second_look, solve_alternatives
 from orbot.codegen import generate_code
@@ -155,9 +155,7 @@ class Agent:
             run.attempts.append(attempt)
             if self.on_attempt is not None:
                 self.on_attempt(attempt)
-            if outcome.result is not None and (run.best is None or _RANK[outcome.result.status.value] <= _RANK[run.status]):
-                run.best, run.best_round = outcome, number
-            elif outcome.formulation is not None and run.best is None:
+            if outcome.result is not None and (run.best is None or _RANK[outcome.result.status.value] <= _RANK[run.status]) or outcome.formulation is not None and run.best is None:
                 run.best, run.best_round = outcome, number
             current = outcome.formulation.model_dump_json() if outcome.formulation else None
             if outcome.result is not None and run.best is outcome:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["answer_markdown"]
 
 
-def answer_markdown(answer: "Answer") -> str:
+def answer_markdown(answer: Answer) -> str:
     lines = [f"**{answer.status}**, objective **{number_text(answer.objective)}**: {answer.rounds} round(s), "
              f"{answer.usage.get('total_tokens', 0)} tokens, {answer.timings.get('total_seconds', 0):.1f} s, "
              f"model {escape(answer.model)}"]

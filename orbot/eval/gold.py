@@ -15,14 +15,13 @@ from orbot.errors import FormulationError, OrbotError
 from orbot.eval.datasets import Problem, labels_by_text, load, normalize_text
 from orbot.eval.scoring import DEFAULT_RULE, is_correct
 from orbot.formulation import Formulation
-from orbot.solving import solve_formulation
 from orbot.settings import SolverOptions
+from orbot.solving import solve_formulation
 
 __all__ = ["GoldError", "annotation_formulation", "audit"]
 
-_UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                                     "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
+_UNITS = {w: i for i, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"])}
+_TENS = {w: 10 * i for i, w in enumerate(["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]) if i > 1}
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
 _FACTORS = {"half": 0.5, "halves": 0.5, "third": 1 / 3, "thirds": 1 / 3, "quarter": 0.25, "quarters": 0.25,
             "fourth": 0.25, "fifth": 0.2, "fifths": 0.2, "twice": 2.0, "double": 2.0, "triple": 3.0, "thrice": 3.0}

@@ -7,9 +7,9 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Callable
 
 from orbot.eval.datasets import Label, Problem, normalize_text
 from orbot.eval.scoring import DEFAULT_RULE, RULES, is_correct

@@ -13,7 +13,7 @@ infeasible or unbounded; a numeric label needs an objective. An unlabeled proble
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from orbot.eval.datasets import Label
 
