@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -30,12 +31,12 @@ def main() -> None:
     app()
 
 
-def _fail(message: str, code: int = EXIT_INVALID) -> None:
+def _fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     print(message, file=sys.stderr)  # plain text: no wrapping, fit for logs and machines
     raise typer.Exit(code)
 
 
-def _invalid(exc: FormulationError, as_json: bool) -> None:
+def _invalid(exc: FormulationError, as_json: bool) -> NoReturn:
     """Every problem on stderr; with --json also a machine-readable object on stdout."""
     if as_json:
         print(json.dumps({"status": "invalid", "objective": None, "variables": {},
@@ -71,13 +72,15 @@ def solve(
     """Formulate a problem stated in words with an LLM, solve it, correct it until it solves."""
     from orbot.agent import Agent
 
-    if (text is None) == (file is None):
-        _fail("give the problem either as TEXT or with -f FILE")
-    if file is not None:
+    if text is not None and file is None:
+        problem = text
+    elif file is not None and text is None:
         try:
-            text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+            problem = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         except OSError as exc:
             _fail(f"cannot read {file}: {exc.strerror}")
+    else:
+        _fail("give the problem either as TEXT or with -f FILE")
     settings = get_settings()
     options = settings.solver_options()
     if time_limit is not None:
@@ -86,7 +89,7 @@ def solve(
         chosen_checks = None if checks is None else tuple(c.strip() for c in checks.split(",") if c.strip())
         agent = Agent(settings=settings, model=model, rounds=rounds, samples=samples, solver_options=options,
                       readings=readings, checks=chosen_checks)
-        answer = agent.solve(text)
+        answer = agent.solve(problem)
     except ConfigurationError as exc:
         _fail(str(exc))
     except OrbotError as exc:
@@ -106,6 +109,8 @@ def _print_answer(answer) -> None:
               f"{answer.timings.get('total_seconds', 0):.1f} s, model {answer.model})")
     if answer.agreement is not None:
         out.print(f"{answer.agreement:.0%} of {answer.samples} samples agree", style="dim")
+    if answer.adjudication is not None:
+        out.print(Text(_adjudication_text(answer.adjudication)), style="dim")
     for attempt in answer.attempts:
         if attempt.category != "ok":
             out.print(Text(f"round {attempt.round}" + (f" (sample {attempt.sample})" if answer.samples > 1 else "")
@@ -322,10 +327,19 @@ def codegen(
         sys.stdout.write(code.script)
         return
     output.write_text(code.script, encoding="utf-8")
-    if code.data is not None:
-        (output.parent / code.data_file).write_text(json.dumps(code.data), encoding="utf-8")
-    print(f"wrote {output}" + (f" and {output.parent / code.data_file}" if code.data is not None else ""),
-          file=sys.stderr)
+    # generate_code gives the data and its file name together
+    data_path = output.parent / code.data_file if code.data is not None and code.data_file is not None else None
+    if data_path is not None:
+        data_path.write_text(json.dumps(code.data), encoding="utf-8")
+    print(f"wrote {output}" + (f" and {data_path}" if data_path is not None else ""), file=sys.stderr)
+
+
+def _adjudication_text(adjudication: dict) -> str:
+    optima = ", ".join(f"{c['label']}: {c['objective']:.10g} ({len(c['samples'])} samples)"
+                       for c in adjudication["candidates"] if c["objective"] is not None)
+    if adjudication["choice"] is None:
+        return f"samples disagree ({optima}); the vote stands ({adjudication['error']})"
+    return f"samples disagree ({optima}); adjudication chose {adjudication['choice']}: {adjudication['reason']}"
 
 
 def _print_values(result) -> None:

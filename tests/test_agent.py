@@ -102,11 +102,14 @@ def test_never_fixed_reports_every_attempt(fake_llm, llm_settings):
     assert answer.attempts[-1].feedback is None  # nothing is sent after the last round
 
 
-def test_same_model_after_infeasibility_feedback_is_accepted(fake_llm, llm_settings):
+def test_same_model_after_infeasibility_feedback_is_reread_once_then_accepted(fake_llm, llm_settings):
     bad = changed(constraints__1__expression="make['chair'] >= 100")
-    fake_llm.script(reply(bad), reply(bad))
+    fake_llm.script(reply(bad), reply(bad), reply(bad))
     answer = Agent(settings=llm_settings).solve(PROBLEM)
-    assert answer.status == "infeasible" and len(answer.attempts) == 2
+    assert answer.status == "infeasible" and [a.category for a in answer.attempts] == ["infeasible", "stands_by",
+                                                                                        "infeasible"]
+    assert "Read again the words of the text" in answer.attempts[1].feedback
+    assert "chair_sales" in answer.attempts[1].feedback and len(fake_llm.requests) == 3
     assert answer.diagnosis is not None and "chair_sales" in answer.diagnosis.constraints
 
 

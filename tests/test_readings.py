@@ -65,11 +65,23 @@ def test_an_unreadable_second_look_keeps_the_answer(fake_llm, llm_settings):
     assert answer.status == "optimal" and answer.readings == [] and "could not be read" in answer.readings_error
 
 
-def test_no_second_look_without_a_solution(fake_llm, llm_settings):
-    fake_llm.script(reply(changed(constraints__1__expression="make['chair'] >= 400")), reply(GOOD.copy()))
-    llm_settings = llm_settings.model_copy(update={"rounds": 1})
-    answer = Agent(settings=llm_settings, readings=2).solve(PROBLEM)
-    assert answer.status == "infeasible" and len(fake_llm.requests) == 1
+def test_an_infeasible_model_gets_a_second_look_and_a_feasible_reading(fake_llm, llm_settings):
+    bad = changed(constraints__1__expression="make['chair'] >= 100")
+    fix = {"constraints": [{"name": "chair_sales", "expression": "make['chair'] <= 100"}]}
+    fake_llm.script(reply(bad), look(readings=[{"phrase": "at most 40 chairs", "reading": "up to 100",
+                                                "changes": fix}]))
+    settings = llm_settings.model_copy(update={"rounds": 1})
+    answer = Agent(settings=settings, readings=2).solve(PROBLEM)
+    assert answer.status == "infeasible" and answer.readings[0].status == "optimal"
+    assert "status infeasible" in fake_llm.requests[1]["messages"][-1]["content"]
+    assert "chair_sales" in fake_llm.requests[1]["messages"][-1]["content"]  # the conflict is part of the question
+
+
+def test_no_second_look_without_a_model(fake_llm, llm_settings):
+    fake_llm.script({"content": "not json"})
+    settings = llm_settings.model_copy(update={"rounds": 1})
+    answer = Agent(settings=settings, readings=2).solve(PROBLEM)
+    assert answer.status == "invalid" and len(fake_llm.requests) == 1
 
 
 def test_changes_replace_add_and_remove_by_name():
@@ -135,3 +147,31 @@ def test_check_audit_counts_fired_checks_on_right_and_wrong_answers(tmp_path):
     # the workshop's model does not state the smoke problem's numbers: the check fires on both answers
     assert audit["checks"]["unused_numbers"] == {"right": 1, "wrong": 1}
     assert audit["checks"]["constant_objective"] == {}
+
+
+# --- adjudication -----------------------------------------------------------------------------
+OTHER = changed(parameters__3__data=30)  # 30 chairs: another optimum
+
+
+def test_adjudication_can_overrule_the_vote(fake_llm, llm_settings):
+    fake_llm.script(reply(GOOD), reply(GOOD), reply(OTHER), {"content": json.dumps({"choice": "B", "reason": "30"})})
+    answer = Agent(settings=llm_settings, samples=3, adjudicate=True).solve(PROBLEM)
+    other = solve_formulation(Formulation.from_data(OTHER)).objective
+    assert answer.objective == pytest.approx(other) and answer.agreement == pytest.approx(1 / 3)
+    assert answer.adjudication["voted"] == "A" and answer.adjudication["choice"] == "B"
+    assert [c["objective"] for c in answer.adjudication["candidates"]] == [pytest.approx(4100), pytest.approx(other)]
+    asked = fake_llm.requests[3]["messages"][-1]["content"]
+    assert "Formulation A (2 of 3 samples)" in asked and "parameter 'max_chairs' differs" in asked
+    assert answer.llm_calls == 4 and "_reply" not in answer.adjudication
+
+
+def test_adjudication_that_names_no_candidate_keeps_the_vote(fake_llm, llm_settings):
+    fake_llm.script(reply(GOOD), reply(GOOD), reply(OTHER), {"content": json.dumps({"choice": "Z"})})
+    answer = Agent(settings=llm_settings, samples=3, adjudicate=True).solve(PROBLEM)
+    assert answer.objective == pytest.approx(4100) and "names no formulation" in answer.adjudication["error"]
+
+
+def test_unanimous_samples_need_no_adjudication(fake_llm, llm_settings):
+    fake_llm.script(reply(GOOD), reply(GOOD), reply(GOOD))
+    answer = Agent(settings=llm_settings, samples=3, adjudicate=True).solve(PROBLEM)
+    assert answer.adjudication is None and len(fake_llm.requests) == 3

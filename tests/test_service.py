@@ -22,7 +22,7 @@ PROBLEM = {"problem": WORKSHOP["problem"]}
 def service_settings(fake_llm, tmp_path, **changes):
     values = dict(model="fake-model", base_url=fake_llm.url, api_key=None, llm_backoff=0.01, llm_timeout=5,
                   database_url=f"sqlite:///{tmp_path / 'jobs.db'}", workers=4, sync_timeout=30, time_limit=20,
-                  readings=0, checks="")
+                  readings=0, checks="", adjudicate=False)
     values.update(changes)
     return Settings(**values)
 

@@ -90,6 +90,9 @@ class Answer(BaseModel):
                                      "text asks several; the headline (status, objective, variables) is the first's")
     readings: list[Alternative] = Field(default_factory=list, description="other reasonable readings of the text, "
                                         "each solved; the headline stays the main reading")
+    adjudication: dict[str, Any] | None = Field(None, description="when samples reached different optima: the "
+                                                "candidates, the one the vote chose, the one the adjudicating call "
+                                                "chose and why")
     llm_calls: int = Field(0, description="chat completions this answer took (rounds of every sample, and the "
                            "call for parts and readings)")
     readings_error: str | None = Field(None, description="why the parts and readings could not be had, if so")
@@ -98,7 +101,8 @@ class Answer(BaseModel):
 
     def summary(self) -> str:
         objective = "-" if self.objective is None else f"{self.objective:.10g}"
-        text = f"status {self.status}, objective {objective}, {self.rounds} round(s), {self.usage.get('total_tokens', 0)} tokens"
+        tokens = self.usage.get("total_tokens", 0)
+        text = f"status {self.status}, objective {objective}, {self.rounds} round(s), {tokens} tokens"
         if self.parts:
             text += f"; the text asks {len(self.parts)} questions, the headline answers the first"
         if self.readings:

@@ -25,7 +25,8 @@ CHECKS = ("constant_objective", "zero_solution", "unused_numbers", "unused_param
 _COUNTING_WORDS = re.compile(r"\b(number of|how many|units of|whole|integer|pieces|trucks|workers|employees|people|"
                              r"machines|vehicles|items)\b", re.I)
 # a number as written: 1,200 / 3.5 / .75 / 12% ; not part of a word (x1, P2, 2nd)
-_NUMBER = re.compile(r"(?<![\w.,/\[])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+)(?![\w]|[.,]\d|:\d)(\s*(?:%|percent\b))?",
+_NUMBER = re.compile(r"(?<![\w.,/\[])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|\.\d+)"
+                     r"(?![\w]|[.,]\d|:\d)(\s*(?:%|percent\b))?",
                      re.I)
 _TIME_AFTER = re.compile(r"\s*(?:a\.?m\.?|p\.?m\.?|o'clock)\b", re.I)
 _LABEL_BEFORE = re.compile(r"(?:\b(?-i:[A-Z])[A-Za-z]*|#|\bNo\.?|\b(?:number|type|option|plan|stage|step|scenario|"
@@ -93,7 +94,8 @@ def _whole_units(problem: str, formulation: Formulation, result: SolveResult) ->
     return None
 
 
-_CHECKS = {"constant_objective": _constant_objective, "zero_solution": _zero_solution, "unused_numbers": _unused_numbers,
+_CHECKS = {"constant_objective": _constant_objective, "zero_solution": _zero_solution,
+           "unused_numbers": _unused_numbers,
            "unused_parameters": _unused_parameters, "whole_units": _whole_units}
 
 
@@ -107,8 +109,8 @@ def text_numbers(problem: str) -> list[tuple[str, float]]:
         if _TIME_AFTER.match(after) or before.endswith(":"):
             continue
         if not percent and written.isdigit():
-            value = int(written)
-            if value <= 1 or (1900 <= value <= 2100):
+            whole = int(written)
+            if whole <= 1 or (1900 <= whole <= 2100):
                 continue  # 0/1 are everywhere; a year is a date
             if _LABEL_BEFORE.search(before[-40:]) or re.match(r"[.)]\s", after) and _line_start(before):
                 continue  # "Plant 2", "#3", a list mark "2." or "2)"

@@ -96,9 +96,10 @@ class OpenAICompatible:
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         if not base_url and not api_key:
             raise ConfigurationError(SETUP_HELP)
-        self.model = model or settings.model or (DEFAULT_OPENAI_MODEL if not base_url else None)
-        if not self.model:
+        chosen = model or settings.model or (DEFAULT_OPENAI_MODEL if not base_url else None)
+        if not chosen:
             raise ConfigurationError("ORBOT_MODEL is not set: name the model your endpoint serves.\n\n" + SETUP_HELP)
+        self.model: str = chosen
         self.settings = settings
         self._client = openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url,
                                      timeout=settings.llm_timeout, max_retries=0)
@@ -129,7 +130,8 @@ class OpenAICompatible:
                     continue  # a parameter this model does not take: sent differently from now on
                 if _LENGTH_ERROR.search(str(exc)):
                     raise LLMError(f"the endpoint rejected the request's size: {_short(exc)}; lower ORBOT_MAX_TOKENS "
-                                   "(the reply budget) or use a model with a longer context", attempts=requests) from None
+                                   "(the reply budget) or use a model with a longer context",
+                                   attempts=requests) from None
                 if mode == "text":
                     raise LLMError(f"the endpoint rejected the request: {_short(exc)}", attempts=requests) from None
                 mode = MODES[MODES.index(mode) + 1]  # the endpoint refused this response format
@@ -160,7 +162,8 @@ class OpenAICompatible:
                 return True
         return False
 
-    def _create(self, messages: list[dict[str, str]], mode: str, schema: dict | None, temperature: float) -> tuple[Any, int]:
+    def _create(self, messages: list[dict[str, str]], mode: str, schema: dict | None,
+                temperature: float) -> tuple[Any, int]:
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages,
                                   self._token_parameter: self.settings.max_tokens}
         if self._send_temperature:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from orbot.agent.adjudicate import Candidate, ask_adjudication
 from orbot.agent.answer import Answer, Attempt
 from orbot.agent.checks import CHECKS, run_checks
 from orbot.agent.llm import LLMClient, LLMReply, OpenAICompatible, Usage, extract_json
@@ -31,6 +32,7 @@ from orbot.solving import SolveResult, solve_formulation
 __all__ = ["Agent", "asolve", "solve"]
 
 _MAX_ISSUES = 20
+_MAX_CANDIDATES = 3  # distinct optima shown to the adjudicating call
 # how good a result is: lower is better
 _RANK = {"optimal": 0, "time_limit_feasible": 1, "infeasible": 2, "unbounded": 2, "infeasible_or_unbounded": 2,
          "time_limit_no_solution": 3, "error": 4, "invalid": 5, "llm_error": 6}
@@ -79,11 +81,11 @@ class Agent:
 
     def __init__(self, llm: LLMClient | None = None, *, settings: Settings | None = None, model: str | None = None,
                  rounds: int | None = None, samples: int | None = None, review: bool | None = None,
-                 checks: tuple[str, ...] | None = None, readings: int | None = None,
+                 checks: tuple[str, ...] | None = None, readings: int | None = None, adjudicate: bool | None = None,
                  solver_options: SolverOptions | None = None, on_attempt: Callable[[Attempt], None] | None = None,
                  include_code: bool = True):
         self.settings = settings or get_settings()
-        self.llm = llm if llm is not None else OpenAICompatible(self.settings, model=model)
+        self.llm: LLMClient = llm if llm is not None else OpenAICompatible(self.settings, model=model)
         self.rounds = rounds or self.settings.rounds
         self.samples = samples or self.settings.samples
         review = self.settings.review if review is None else review
@@ -94,6 +96,7 @@ class Agent:
             raise OrbotError(f"unknown check(s) {', '.join(unknown)}; the checks are {', '.join(CHECKS)}")
         self.checks = tuple(checks)
         self.readings = self.settings.readings if readings is None else readings
+        self.adjudicate = self.settings.adjudicate if adjudicate is None else adjudicate
         self.solver_options = solver_options or self.settings.solver_options()
         # called after every round, e.g. to report progress; an exception it raises stops the solve
         self.on_attempt = on_attempt
@@ -113,10 +116,17 @@ class Agent:
         else:
             with ThreadPoolExecutor(max_workers=min(self.samples, 8)) as pool:
                 runs = list(pool.map(lambda sample: self._run(problem, sample), range(self.samples)))
-        chosen, agreement = _vote(runs)
+        groups = _groups(runs)
+        chosen, agreement = _vote(runs, groups)
+        adjudication: dict[str, Any] | None = None
+        if self.adjudicate and len(groups) > 1:
+            chosen, agreement, adjudication = self._adjudicate(problem, runs, groups, chosen, agreement)
         answer = self._answer(problem, runs, chosen, agreement)
-        if self.readings and chosen.best is not None and chosen.best.result is not None \
-                and chosen.best.result.status.has_solution:
+        if adjudication is not None:
+            answer.adjudication = adjudication
+            self._count_call(answer, adjudication.pop("_reply", None))
+        result = chosen.best.result if chosen.best is not None else None
+        if self.readings and result is not None and (result.status.has_solution or result.status.value == "infeasible"):
             self._second_look(answer, chosen)
         answer.timings["total_seconds"] = time.perf_counter() - started
         return answer
@@ -130,7 +140,7 @@ class Agent:
         run = _Run(sample)
         messages = [{"role": "system", "content": system_prompt()}, {"role": "user", "content": user_prompt(problem)}]
         temperature = self.settings.temperature if self.samples == 1 else self.settings.sample_temperature
-        checked = False
+        checked = stood_by = False
         previous: str | None = None
         for number in range(1, self.rounds + 1):
             try:
@@ -155,7 +165,9 @@ class Agent:
             run.attempts.append(attempt)
             if self.on_attempt is not None:
                 self.on_attempt(attempt)
-            if outcome.result is not None and (run.best is None or _RANK[outcome.result.status.value] <= _RANK[run.status]) or outcome.formulation is not None and run.best is None:
+            improved = outcome.result is not None and (run.best is None
+                                                       or _RANK[outcome.result.status.value] <= _RANK[run.status])
+            if improved or (outcome.formulation is not None and run.best is None):
                 run.best, run.best_round = outcome, number
             current = outcome.formulation.model_dump_json() if outcome.formulation else None
             if outcome.result is not None and run.best is outcome:
@@ -164,15 +176,22 @@ class Agent:
                 if checked or not self.checks:
                     break
                 checked = True
+                assert outcome.formulation is not None and outcome.result is not None  # an "ok" outcome has both
                 findings = run_checks(problem, outcome.formulation, outcome.result, self.checks)
                 if not findings:
                     break
                 attempt.checks = [f.kind for f in findings]
-                outcome = _Outcome("checks", {"findings": "\n".join(feedback_line(f.kind, **f.fields) for f in findings)},
-                                   outcome.formulation, outcome.result)
+                findings_text = "\n".join(feedback_line(f.kind, **f.fields) for f in findings)
+                outcome = _Outcome("checks", {"findings": findings_text}, outcome.formulation, outcome.result)
                 attempt.category = "checks"
             elif outcome.category in _PROVEN and current is not None and current == previous:
-                break  # the same model again after infeasible/unbounded feedback: the LLM stands by it
+                # the same model again after infeasible/unbounded feedback: the LLM stands by it; an infeasible
+                # one is worth one re-read of the words behind the conflict (a reading it settled silently)
+                if outcome.category != "infeasible" or stood_by:
+                    break
+                stood_by = True
+                outcome = _Outcome("stands_by", outcome.feedback_fields, outcome.formulation, outcome.result)
+                attempt.category = "stands_by"
             if number == self.rounds:
                 break
             attempt.feedback = feedback(outcome.category, **outcome.feedback_fields)
@@ -203,7 +222,8 @@ class Agent:
             return _Outcome(category, {"issues": text}, formulation=formulation,
                             issues=[i.to_dict() for i in issues], error=str(exc))
         except (RecursionError, MemoryError) as exc:  # absurd inputs that slip past the budgets
-            return _Outcome("invalid", {"issues": f"- the formulation is too large or deeply nested ({type(exc).__name__})"},
+            too_large = f"- the formulation is too large or deeply nested ({type(exc).__name__})"
+            return _Outcome("invalid", {"issues": too_large},
                             error=type(exc).__name__)
         except Exception as exc:  # a bug in orbot or the solver: report it, never crash the loop
             return _Outcome("internal_error", {"message": f"{type(exc).__name__}: {exc}"},
@@ -246,6 +266,38 @@ class Agent:
         except OrbotError:
             return None
 
+    @staticmethod
+    def _count_call(answer: Answer, reply: LLMReply | None) -> None:
+        """Add one call made after the rounds (adjudication, second look) to the answer's accounts."""
+        if reply is None:
+            return
+        usage = Usage(answer.usage.get("prompt_tokens", 0), answer.usage.get("completion_tokens", 0))
+        usage.add(reply.usage)
+        answer.usage = usage.to_dict()
+        answer.timings["llm_seconds"] = answer.timings.get("llm_seconds", 0.0) + reply.seconds
+        answer.llm_calls += 1
+
+    def _adjudicate(self, problem: str, runs: list[_Run], groups: list[list[_Run]], chosen: _Run,
+                    agreement: float | None) -> tuple[_Run, float | None, dict[str, Any]]:
+        """Samples reached different optima: one call compares them side by side and picks one."""
+        shown = groups[:_MAX_CANDIDATES]
+        representatives = [min(g, key=lambda r: (_RANK[r.status], len(r.attempts), r.sample)) for g in shown]
+        candidates = [Candidate(label="ABCDEFGH"[i], samples=[r.sample for r in g], status=rep.status,
+                                objective=rep.objective)
+                      for i, (g, rep) in enumerate(zip(shown, representatives, strict=True))]
+        voted = next(c.label for c, rep in zip(candidates, representatives, strict=True) if rep is chosen)
+        trio = [(c, rep.best.formulation, rep.best.result) for c, rep in zip(candidates, representatives, strict=True)
+                if rep.best is not None and rep.best.formulation is not None and rep.best.result is not None]
+        verdict, reply, error = ask_adjudication(self.llm, problem, trio, len(runs),
+                                                 temperature=self.settings.temperature)
+        record: dict[str, Any] = {"candidates": [c.model_dump() for c in candidates], "voted": voted,
+                                  "choice": verdict.choice if verdict else None,
+                                  "reason": verdict.reason if verdict else None, "error": error, "_reply": reply}
+        if verdict is None or verdict.choice == voted:
+            return chosen, agreement, record
+        index = [c.label for c in candidates].index(verdict.choice)
+        return representatives[index], len(shown[index]) / len(runs), record
+
     def _second_look(self, answer: Answer, chosen: _Run) -> None:
         """Parts and other readings (one extra call); with parts, the headline becomes the first part's."""
         best = chosen.best
@@ -253,12 +305,7 @@ class Agent:
         temperature = self.settings.temperature if self.samples == 1 else self.settings.sample_temperature
         look, reply, error = ask_second_look(self.llm, chosen.conversation, best.result, self.readings,
                                              temperature=temperature, sample=chosen.sample)
-        if reply is not None:
-            usage = Usage(answer.usage.get("prompt_tokens", 0), answer.usage.get("completion_tokens", 0))
-            usage.add(reply.usage)
-            answer.usage = usage.to_dict()
-            answer.timings["llm_seconds"] = answer.timings.get("llm_seconds", 0.0) + reply.seconds
-            answer.llm_calls += 1
+        self._count_call(answer, reply)
         if look is None:
             answer.readings_error = error
             return
@@ -283,25 +330,31 @@ def _unwrap(data: dict) -> dict:
     return data
 
 
-def _vote(runs: list[_Run]) -> tuple[_Run, float | None]:
-    """The majority objective among samples that solved; ties go to the better status, then fewer rounds."""
-    if len(runs) == 1:
-        return runs[0], None
-    solved = [run for run in runs if run.objective is not None]
-    if not solved:
-        return min(runs, key=lambda r: (_RANK[r.status], len(r.attempts), r.sample)), None
+def _groups(runs: list[_Run]) -> list[list[_Run]]:
+    """Samples that solved, grouped by objective (rel 1e-6): most agreed first, then better status, fewer rounds."""
     groups: list[list[_Run]] = []
-    for run in solved:
+    for run in runs:
+        if run.objective is None:
+            continue
         for group in groups:
             reference = group[0].objective
+            assert reference is not None
             if abs(run.objective - reference) <= 1e-6 * max(1.0, abs(reference)):
                 group.append(run)
                 break
         else:
             groups.append([run])
-    winner = min(groups, key=lambda g: (-len(g), min(_RANK[r.status] for r in g), min(len(r.attempts) for r in g)))
-    chosen = min(winner, key=lambda r: (_RANK[r.status], len(r.attempts), r.sample))
-    return chosen, len(winner) / len(runs)
+    return sorted(groups, key=lambda g: (-len(g), min(_RANK[r.status] for r in g), min(len(r.attempts) for r in g)))
+
+
+def _vote(runs: list[_Run], groups: list[list[_Run]]) -> tuple[_Run, float | None]:
+    """The majority objective among samples that solved; ties go to the better status, then fewer rounds."""
+    if len(runs) == 1:
+        return runs[0], None
+    if not groups:
+        return min(runs, key=lambda r: (_RANK[r.status], len(r.attempts), r.sample)), None
+    chosen = min(groups[0], key=lambda r: (_RANK[r.status], len(r.attempts), r.sample))
+    return chosen, len(groups[0]) / len(runs)
 
 
 def solve(problem: str, **options: Any) -> Answer:

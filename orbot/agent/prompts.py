@@ -30,7 +30,8 @@ def prompts_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def worked_examples() -> list[dict]:
-    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted((prompts_dir() / "examples").glob("*.json"))]
+    paths = sorted((prompts_dir() / "examples").glob("*.json"))
+    return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
 
 
 @lru_cache(maxsize=1)
@@ -65,6 +66,12 @@ def readings_prompt(result: str, max_readings: int) -> str:
     """The request for parts and alternative readings, sent after a solve (one extra call)."""
     template = (prompts_dir() / "readings.md").read_text(encoding="utf-8")
     return template.format(result=result, max_readings=max_readings).strip()
+
+
+def adjudication_prompt(problem: str, candidates: str, differences: str) -> str:
+    """The request to decide between formulations whose optima differ (samples that disagree)."""
+    template = (prompts_dir() / "adjudicate.md").read_text(encoding="utf-8")
+    return template.format(problem=problem.strip(), candidates=candidates, differences=differences).strip()
 
 
 def feedback(category: str, **fields: object) -> str:

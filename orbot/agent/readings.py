@@ -56,7 +56,10 @@ def result_text(result: SolveResult) -> str:
     shown = ", ".join(f"{label} = {value:.6g}" for label, value in values[:_VALUES_SHOWN])
     more = f" and {len(values) - _VALUES_SHOWN} more" if len(values) > _VALUES_SHOWN else ""
     objective = "-" if result.objective is None else f"{result.objective:.10g}"
-    return f"status {result.status.value}, objective {objective}; nonzero values: {shown or 'none'}{more}."
+    text = f"status {result.status.value}, objective {objective}; nonzero values: {shown or 'none'}{more}."
+    if result.diagnosis is not None:
+        text += "\n" + result.diagnosis.text
+    return text
 
 
 def ask_second_look(llm: LLMClient, conversation: list[dict], result: SolveResult, max_readings: int, *,

@@ -30,6 +30,9 @@ def answer_markdown(answer: Answer) -> str:
     if answer.formulation is not None:
         lines += ["", "<details><summary>formulation</summary>", "", formulation_markdown(answer.formulation), "",
                   "</details>"]
+    if answer.adjudication is not None and answer.adjudication.get("choice"):
+        lines += ["", f"Samples reached different optima; an adjudicating call chose formulation "
+                  f"{escape(answer.adjudication['choice'])}: {escape(answer.adjudication.get('reason') or '')}"]
     if answer.parts:
         lines += ["", f"**The text asks {len(answer.parts)} questions**; the headline answers the first:", ""]
         lines += [f"{number}. {escape(part.summary())}" for number, part in enumerate(answer.parts, start=1)]

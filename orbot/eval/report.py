@@ -54,16 +54,26 @@ def summarize(records: list[dict], config: dict | None = None) -> dict:
         "label_suspects": _rate(sum(1 for r in failures if r.get("label_suspect")), len(failures)),
         "with_parts": sum(1 for r in records if any(a["kind"] == "part" for a in r.get("alternatives", []))),
         "with_readings": sum(1 for r in records if any(a["kind"] == "reading" for a in r.get("alternatives", []))),
+        "adjudicated": _adjudicated(records),
         "llm_calls": {"total": sum(calls), "per_problem": round(sum(calls) / n, 2) if n else None},
         "no_solution_labels": _rate(sum(1 for r in no_solution if r["correct"].get(DEFAULT_RULE)), len(no_solution)),
         "statuses": dict(Counter(r["status"] for r in records)),
         "rounds": dict(sorted(Counter(str(r["rounds"]) for r in records).items())),
         "failure_categories": dict(Counter(r["category"] for r in failures)),
-        "tokens": {"total": sum(tokens), "per_problem": round(sum(tokens) / n) if n else None, "p50": _percentile(tokens, 0.5), "p95": _percentile(tokens, 0.95)},
+        "tokens": {"total": sum(tokens), "per_problem": round(sum(tokens) / n) if n else None,
+                   "p50": _percentile(tokens, 0.5), "p95": _percentile(tokens, 0.95)},
         "seconds": {"p50": _percentile(seconds, 0.5), "p95": _percentile(seconds, 0.95)},
         "failures": [{"id": r["id"], "label": r["label"], "status": r["status"], "objective": r["objective"],
                       "category": r["category"]} for r in failures],
     }
+
+
+def _adjudicated(records: list[dict]) -> dict:
+    """Problems whose samples disagreed: how the vote alone and the adjudicated answer scored."""
+    looked = [r for r in records if r.get("voted") and r["correct"].get(DEFAULT_RULE) is not None]
+    return {"problems": len(looked), "overruled": sum(1 for r in looked if r["voted"]["overruled"]),
+            "vote_correct": sum(1 for r in looked if r["voted"]["correct"]),
+            "adjudicated_correct": sum(1 for r in looked if r["correct"][DEFAULT_RULE])}
 
 
 def write_report(out_dir: Path, config: dict | None = None) -> dict:
@@ -95,17 +105,23 @@ def _markdown(summary: dict) -> str:
               f"a declared part or reading gives the label's value: {_cell(summary['reading_matches_label'])}; every "
               f"sample agrees on a solution that differs from the label (label to check): "
               f"{_cell(summary['label_suspects'])}. Problems with parts: {summary['with_parts']}, with other "
-              f"readings: {summary['with_readings']}. LLM calls: {summary['llm_calls']['total']} "
+              f"readings: {summary['with_readings']}. Samples disagreed on {summary['adjudicated']['problems']} "
+              f"(the adjudicating call overruled the vote on {summary['adjudicated']['overruled']}; right by the vote "
+              f"{summary['adjudicated']['vote_correct']}, after adjudication {summary['adjudicated']['adjudicated_correct']}). "
+              f"LLM calls: {summary['llm_calls']['total']} "
               f"({summary['llm_calls']['per_problem']} per problem).", "",
               f"No-solution labels answered as infeasible/unbounded: {_cell(summary['no_solution_labels'])}.", "",
               "Statuses: " + ", ".join(f"{k} {v}" for k, v in summary["statuses"].items()),
               "Rounds used: " + ", ".join(f"{k}: {v}" for k, v in summary["rounds"].items()),
-              "Failure categories: " + (", ".join(f"{k} {v}" for k, v in summary["failure_categories"].items()) or "none"),
-              f"Tokens: {summary['tokens']['total']} in all, p50 {summary['tokens']['p50']}, p95 {summary['tokens']['p95']} "
-              "per problem",
-              f"Seconds per problem: p50 {_seconds(summary['seconds']['p50'])}, p95 {_seconds(summary['seconds']['p95'])}"]
+              "Failure categories: "
+              + (", ".join(f"{k} {v}" for k, v in summary["failure_categories"].items()) or "none"),
+              f"Tokens: {summary['tokens']['total']} in all, p50 {summary['tokens']['p50']}, "
+              f"p95 {summary['tokens']['p95']} per problem",
+              f"Seconds per problem: p50 {_seconds(summary['seconds']['p50'])}, "
+              f"p95 {_seconds(summary['seconds']['p95'])}"]
     if summary["failures"]:
-        lines += ["", "## Failures", "", "| problem | label | status | objective | last category |", "|---|---|---|---|---|"]
+        lines += ["", "## Failures", "", "| problem | label | status | objective | last category |",
+                  "|---|---|---|---|---|"]
         lines += [f"| {f['id']} | {f['label']} | {f['status']} | {f['objective']} | {f['category']} |"
                   for f in summary["failures"][:200]]
     return "\n".join(lines) + "\n"

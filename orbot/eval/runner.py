@@ -20,7 +20,8 @@ RESULTS_FILE = "results.jsonl"
 DEFINITE = {"optimal", "infeasible", "unbounded", "infeasible_or_unbounded"}
 
 
-def select(problems: list[Problem], limit: int | None = None, sample: int | None = None, seed: int = 0) -> list[Problem]:
+def select(problems: list[Problem], limit: int | None = None, sample: int | None = None,
+           seed: int = 0) -> list[Problem]:
     """The first ``limit`` problems, or a reproducible random ``sample``."""
     if sample is not None:
         return random.Random(seed).sample(problems, min(sample, len(problems)))
@@ -57,7 +58,8 @@ def run_eval(problems: list[Problem], solve: Callable[[str], object], out_dir: P
         try:
             answer = solve(problem.text)
         except Exception as exc:  # a problem that breaks the pipeline is a result, not the end of the run
-            return _record(problem, None, time.perf_counter() - started, other_labels, error=f"{type(exc).__name__}: {exc}")
+            return _record(problem, None, time.perf_counter() - started, other_labels,
+                           error=f"{type(exc).__name__}: {exc}")
         return _record(problem, answer, time.perf_counter() - started, other_labels)
 
     bar = _Progress(len(problems), len(done), tally) if progress else None
@@ -91,6 +93,12 @@ def _record(problem: Problem, answer, seconds: float, other_labels: dict | None,
                      "correct": is_correct(problem.label, alt.status, alt.objective)}
                     for alt in [*getattr(answer, "parts", []), *getattr(answer, "readings", [])]]
     headline = is_correct(problem.label, status, objective)
+    adjudication = getattr(answer, "adjudication", None)
+    voted = None  # what the vote alone would have answered, where an adjudicating call looked at it
+    if adjudication:
+        pick = next(c for c in adjudication["candidates"] if c["label"] == adjudication["voted"])
+        voted = {"objective": pick["objective"], "overruled": adjudication["choice"] not in (None, pick["label"]),
+                 "correct": is_correct(problem.label, pick["status"], pick["objective"])}
     agreement = getattr(answer, "agreement", None)
     versions = {}
     for version, label in ((other_labels or {}).get(normalize_text(problem.text), {})).items():
@@ -113,6 +121,7 @@ def _record(problem: Problem, answer, seconds: float, other_labels: dict | None,
         "reading_matches_label": headline is False and any(a["correct"] for a in alternatives),
         "label_suspect": headline is False and status == "optimal" and agreement == 1.0,
         "llm_calls": getattr(answer, "llm_calls", 0) if answer is not None else 0,
+        "voted": voted,
         "category": attempts[-1].category if attempts else ("error" if error else "none"),
         "categories": [a.category for a in attempts],
         "rounds": getattr(answer, "rounds", 0) if answer is not None else 0,
@@ -121,7 +130,8 @@ def _record(problem: Problem, answer, seconds: float, other_labels: dict | None,
         "model": getattr(answer, "model", None),
         "error": error,
         # the whole answer (formulation, values, every attempt and its feedback), to study failures
-        "answer": answer.model_dump(mode="json", exclude={"code", "problem"}) if hasattr(answer, "model_dump") else None,
+        "answer": (answer.model_dump(mode="json", exclude={"code", "problem"}) if hasattr(answer, "model_dump")
+                   else None),
     }
 
 
