@@ -8,13 +8,11 @@ differ, is information no single sample had: the call that judges them sees both
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from orbot.agent.llm import LLMClient, LLMReply, extract_json
+from orbot.agent.llm import LLMClient, LLMReply, ask_structured
 from orbot.agent.prompts import adjudication_prompt
-from orbot.errors import LLMError
 from orbot.formulation import Formulation
 from orbot.solving import SolveResult
 from orbot.solving.views import describe_values
@@ -39,11 +37,6 @@ class Verdict(BaseModel):
 
     choice: str
     reason: str = ""
-
-
-@lru_cache(maxsize=1)
-def _schema() -> dict:
-    return Verdict.model_json_schema()
 
 
 def differences(formulations: dict[str, Formulation]) -> str:
@@ -81,14 +74,10 @@ def ask_adjudication(llm: LLMClient, problem: str, candidates: list[tuple[Candid
     """(the verdict, the raw reply, an error); a verdict naming no candidate is an error."""
     text = "\n\n".join(_describe(c.label, c, f, r, total) for c, f, r in candidates)
     prompt = adjudication_prompt(problem, text, differences({c.label: f for c, f, _ in candidates}))
-    try:
-        reply = llm.complete([{"role": "user", "content": prompt}], schema=_schema(), temperature=temperature)
-    except LLMError as exc:
-        return None, None, str(exc)
-    try:
-        verdict = Verdict.model_validate(extract_json(reply.content))
-    except (ValueError, ValidationError) as exc:
-        return None, reply, f"the verdict could not be read: {str(exc).splitlines()[0]}"
+    verdict, reply, error = ask_structured(llm, [{"role": "user", "content": prompt}], Verdict,
+                                           temperature=temperature)
+    if verdict is None:
+        return None, reply, error
     verdict.choice = verdict.choice.strip().upper()[:1]
     if verdict.choice not in {c.label for c, _, _ in candidates}:
         return None, reply, f"the verdict names no formulation ({verdict.choice!r})"

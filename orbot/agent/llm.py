@@ -17,16 +17,18 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import openai
+from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from orbot.errors import ConfigurationError, LLMError
 from orbot.settings import Settings
 
-__all__ = ["Usage", "LLMReply", "LLMClient", "OpenAICompatible", "extract_json", "SETUP_HELP"]
+__all__ = ["Usage", "LLMReply", "LLMClient", "OpenAICompatible", "ask_structured", "extract_json", "SETUP_HELP"]
 
 MODES = ("json_schema", "json_object", "text")
 
@@ -266,3 +268,24 @@ def extract_json(text: str) -> dict:
     if first_error is not None:
         raise ValueError(f"the reply is not valid JSON: {first_error}")
     raise ValueError("the reply contains no JSON object")
+
+
+_Reply = TypeVar("_Reply", bound=BaseModel)
+
+
+@lru_cache(maxsize=16)
+def _reply_schema(model: type[BaseModel]) -> dict:
+    return model.model_json_schema()
+
+
+def ask_structured(llm: LLMClient, messages: list[dict[str, str]], model: type[_Reply], *, temperature: float,
+                   sample: int = 0) -> tuple[_Reply | None, LLMReply | None, str | None]:
+    """One call whose reply must be a ``model``: (the parsed reply, the raw reply, an error). Never raises."""
+    try:
+        reply = llm.complete(messages, schema=_reply_schema(model), temperature=temperature, sample=sample)
+    except LLMError as exc:
+        return None, None, str(exc)
+    try:
+        return model.model_validate(extract_json(reply.content)), reply, None
+    except (ValueError, ValidationError) as exc:
+        return None, reply, f"the reply could not be read: {str(exc).splitlines()[0]}"

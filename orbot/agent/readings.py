@@ -9,14 +9,12 @@ does not make a valid model is kept with its error: it costs no further round.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from orbot.agent.answer import Alternative
-from orbot.agent.llm import LLMClient, LLMReply, extract_json
+from orbot.agent.llm import LLMClient, LLMReply, ask_structured
 from orbot.agent.prompts import readings_prompt
-from orbot.errors import FormulationError, LLMError
+from orbot.errors import FormulationError
 from orbot.formulation import Formulation
 from orbot.formulation.changes import Changes, apply_changes
 from orbot.settings import Limits, SolverOptions
@@ -46,11 +44,6 @@ class SecondLook(BaseModel):
     readings: list[_ReadingSpec] = Field(default_factory=list)
 
 
-@lru_cache(maxsize=1)
-def _schema() -> dict:
-    return SecondLook.model_json_schema()
-
-
 def result_text(result: SolveResult) -> str:
     values = describe_values(result)
     shown = ", ".join(f"{label} = {value:.6g}" for label, value in values[:_VALUES_SHOWN])
@@ -66,16 +59,10 @@ def ask_second_look(llm: LLMClient, conversation: list[dict], result: SolveResul
                     temperature: float, sample: int) -> tuple[SecondLook | None, LLMReply | None, str | None]:
     """(the parsed reply, the raw reply, an error) for the conversation that produced ``result``."""
     messages = conversation + [{"role": "user", "content": readings_prompt(result_text(result), max_readings)}]
-    try:
-        reply = llm.complete(messages, schema=_schema(), temperature=temperature, sample=sample)
-    except LLMError as exc:
-        return None, None, str(exc)
-    try:
-        look = SecondLook.model_validate(extract_json(reply.content))
-    except (ValueError, ValidationError) as exc:
-        return None, reply, f"the reply could not be read: {str(exc).splitlines()[0]}"
-    look.readings = look.readings[:max_readings]
-    return look, reply, None
+    look, reply, error = ask_structured(llm, messages, SecondLook, temperature=temperature, sample=sample)
+    if look is not None:
+        look.readings = look.readings[:max_readings]
+    return look, reply, error
 
 
 def solve_alternatives(base: Formulation, look: SecondLook, options: SolverOptions, limits: Limits
