@@ -19,12 +19,13 @@ from orbot.compiler.emitters import Level, Loops, data_binop, emitter, key_funct
 from orbot.compiler.symbols import EvalError, Node, ParamSymbol, SetSymbol, Sink, Source, VarSymbol, clip, sets_text
 from orbot.compiler.table import RESERVED, SymbolTable
 from orbot.compiler.vectorized import Ref, Term, reference, vectorized_sum
-from orbot.formulation.expressions import DATA_FUNCTIONS, ExpressionError
+from orbot.formulation.expressions import DATA_FUNCTIONS, ExpressionError, name_of
 
 __all__ = ["ExpressionCompiler"]
 
 _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
             ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, **DATA_FUNCTIONS}
 _LINEAR_HINTS = {
     "abs": "model |e| with an auxiliary variable t and constraints t >= e, t >= -e",
     "min": "model min(...) with an auxiliary variable z <= each term (when maximizing z)",
@@ -39,7 +40,8 @@ class ExpressionCompiler:
         self.table = table
         # the table's own dicts (filled as the stages run), read on every name
         self.sets, self.params, self.vars = table.sets, table.params, table.vars
-        self.handlers = {
+        # each handler takes its own node type; compile() picks it by the node's type
+        self.handlers: dict[type[ast.expr], Callable[[Any, dict[str, int]], Node]] = {
             ast.Constant: self._constant, ast.Name: self._name, ast.Subscript: self._subscript,
             ast.BinOp: self._binop, ast.UnaryOp: self._unaryop, ast.BoolOp: self._boolop,
             ast.Compare: self._compare, ast.IfExp: self._ifexp, ast.Tuple: self._tuple,
@@ -91,7 +93,7 @@ class ExpressionCompiler:
         raise self.table.unknown(name, scope)
 
     def _subscript(self, node: ast.Subscript, scope: dict) -> Node:
-        name = node.value.id
+        name = name_of(node.value)
         text = Source(node)
         target = self.params.get(name) or self.vars.get(name)
         if target is None:
@@ -118,7 +120,7 @@ class ExpressionCompiler:
             return self._param_lookup(self.params[name], key_fn, text, ref)
         return self._var_lookup(self.vars[name], key_fn, text, ref)
 
-    def _param_lookup(self, param: ParamSymbol, key_fn: Callable, text: str, ref: Ref | None) -> Node:
+    def _param_lookup(self, param: ParamSymbol, key_fn: Callable, text: str | Source, ref: Ref | None) -> Node:
         data, default, name = param.data, param.default, param.name
 
         def missing(key: Any) -> EvalError:
@@ -140,7 +142,7 @@ class ExpressionCompiler:
                 return data.get(key_fn(env), default)
         return Node(0, lookup, text, plan=ref)
 
-    def _var_lookup(self, var: VarSymbol, key_fn: Callable, text: str, ref: Ref | None) -> Node:
+    def _var_lookup(self, var: VarSymbol, key_fn: Callable, text: str | Source, ref: Ref | None) -> Node:
         cols, name = var.cols, var.name
 
         def emit(env: dict, k: float, out: Sink) -> None:
@@ -206,7 +208,7 @@ class ExpressionCompiler:
         raise ExpressionError(f"operator '{type(node.op).__name__}' in '{text}' applies to data only",
                               symbol=text, kind="nonlinear")
 
-    def _product(self, left: Node, right: Node, text: str) -> Node:
+    def _product(self, left: Node, right: Node, text: str | Source) -> Node:
         if left.degree + right.degree > 2:
             raise ExpressionError(f"'{text}' has terms of degree {left.degree + right.degree}; at most quadratic "
                                   "terms are supported", symbol=text, kind="nonlinear")
@@ -252,7 +254,7 @@ class ExpressionCompiler:
             fn(env, -k, out)
         return Node(operand.degree, negated, text, plan=operand.plan.then("neg") if operand.plan else None)
 
-    def require_data(self, node: Node, text: str, what: str) -> None:
+    def require_data(self, node: Node, text: str | Source, what: str) -> None:
         """Conditions, indices and range bounds must not involve variables."""
         if node.degree:
             raise ExpressionError(
@@ -278,7 +280,8 @@ class ExpressionCompiler:
         text = Source(node)
         left = self.compile(node.left, scope)
         self.require_data(left, text, "condition")
-        steps = []
+        # (test, None) tests the running value alone (membership); (test, fn) compares it with fn(env)
+        steps: list[tuple[Callable[..., bool], Callable[[dict], Any] | None]] = []
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, (ast.In, ast.NotIn)):
                 the_set = self._set_named(comparator, scope, text)
@@ -305,7 +308,7 @@ class ExpressionCompiler:
             return True
         return Node(0, compare, text)
 
-    def _set_named(self, node: ast.expr, scope: dict, text: str) -> SetSymbol:
+    def _set_named(self, node: ast.expr, scope: dict, text: str | Source) -> SetSymbol:
         if isinstance(node, ast.Name) and node.id in self.sets:
             return self.sets[node.id]
         name = node.id if isinstance(node, ast.Name) else ast.unparse(node)
@@ -334,7 +337,7 @@ class ExpressionCompiler:
         return Node(0, lambda env: tuple(fn(env) for fn in fns), text)
 
     def _call(self, node: ast.Call, scope: dict) -> Node:
-        name = node.func.id
+        name = name_of(node.func)
         text = Source(node)
         if node.args and isinstance(node.args[0], ast.GeneratorExp):
             return self._aggregate(name, node.args[0], scope, text)
@@ -354,13 +357,13 @@ class ExpressionCompiler:
                                   symbol=name, kind="nonlinear",
                                   hint=_LINEAR_HINTS.get(name, "apply functions to data only"))
         fns = [arg.fn for arg in args]
-        function = {"min": min, "max": max, **DATA_FUNCTIONS}[name]
+        function = _FUNCTIONS[name]
         if len(fns) == 1:
             only = fns[0]
             return Node(0, lambda env: function(only(env)), text)
         return Node(0, lambda env: function(*(fn(env) for fn in fns)), text)
 
-    def _aggregate(self, name: str, generator: ast.GeneratorExp, scope: dict, text: str) -> Node:
+    def _aggregate(self, name: str, generator: ast.GeneratorExp, scope: dict, text: str | Source) -> Node:
         loops = self.loops(generator.generators, scope, text)
         wrap = loops.wrap
         element = self.compile(generator.elt, loops.scope)
@@ -398,13 +401,13 @@ class ExpressionCompiler:
             return function(values.vals)
         return Node(0, extreme, text)
 
-    def loops(self, clauses: list, scope: dict, text: str) -> Loops:
+    def loops(self, clauses: list[ast.comprehension], scope: dict, text: str | Source) -> Loops:
         """Compile ``for`` clauses: the scope inside them, and ``wrap`` to run a body once per binding."""
         inner = dict(scope)
         levels = []
         for clause in clauses:
             target = clause.target
-            names = [n.id for n in target.elts] if isinstance(target, ast.Tuple) else [target.id]
+            names = [name_of(n) for n in target.elts] if isinstance(target, ast.Tuple) else [name_of(target)]
             for n in names:
                 if n in inner or n in self.sets or n in self.params or n in self.vars or n in RESERVED:
                     raise ExpressionError(f"index name '{n}' in '{clip(text)}' is already in use",
@@ -426,11 +429,14 @@ class ExpressionCompiler:
             levels.append(Level(names, the_set, members, conditions))
         return Loops(inner, levels, self.table.budget)
 
-    def _iterable(self, node: ast.expr, scope: dict, text: str) -> tuple[Callable | list, int, SetSymbol | None]:
+    def _iterable(self, node: ast.expr, scope: dict,
+                  text: str | Source) -> tuple[Callable | list, int, SetSymbol | None]:
         """Members to loop over (a list, or a function of env for range), their width, and their set."""
         if isinstance(node, ast.Name):
             the_set = self._set_named(node, scope, text)
             return the_set.members, the_set.dim, the_set
+        if not isinstance(node, ast.Call):  # the checker admits only a set name or range(...) after 'in'
+            raise TypeError(f"expected a set name or range(...), got {type(node).__name__}")
         args = [self.compile(argument, scope) for argument in node.args]
         for arg in args:
             self.require_data(arg, Source(node), "range bound")

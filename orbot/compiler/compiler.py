@@ -48,7 +48,8 @@ def compile_formulation(formulation: Formulation, limits: Limits | None = None) 
     if objective_sink.cols:  # summed in order from 0.0, as np.add.at would, and faster
         cost = np.bincount(np.asarray(objective_sink.cols, dtype=np.int64),
                            weights=np.asarray(objective_sink.vals, dtype=float), minlength=num_cols)
-    quad = {pair: coef for pair, coef in objective_sink.quad.items() if coef != 0.0}
+    # build_objective's sink always collects quadratic terms (a dict, never None)
+    quad = {pair: coef for pair, coef in (objective_sink.quad or {}).items() if coef != 0.0}
     a_start, a_index, a_value = _csr(rows["starts"], rows["sink"], num_cols)
     model = CanonicalModel(
         formulation=formulation,

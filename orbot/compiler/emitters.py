@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orbot.compiler.symbols import EvalError, Node, SetSymbol, Sink
+from orbot.compiler.symbols import EvalError, Node, SetSymbol, Sink, Source
+from orbot.formulation.expressions import name_of
 
 __all__ = ["Level", "Loops", "loop_level", "budget_error", "emitter", "key_function", "data_binop", "power_exponent"]
 
@@ -99,7 +100,7 @@ def emitter(node: Node) -> Callable:
 def key_function(indices: list[ast.expr], parts: list[Node], widths: list[int], dim: int) -> Callable:
     """``fn(env) -> key`` for a subscript, flattening parts bound to tuples (an itemgetter when it can)."""
     if all(isinstance(index, ast.Name) for index in indices) and all(w == 1 for w in widths):
-        names = [index.id for index in indices]
+        names = [name_of(index) for index in indices]
         if all(part.fn.__class__ is operator.itemgetter for part in parts):
             return operator.itemgetter(*names)
     fns = [part.fn for part in parts]
@@ -120,7 +121,7 @@ def key_function(indices: list[ast.expr], parts: list[Node], widths: list[int], 
     return flat_key
 
 
-def data_binop(op: type, lfn: Callable, rfn: Callable, text: str) -> Callable:
+def data_binop(op: type[ast.operator], lfn: Callable, rfn: Callable, text: str | Source) -> Callable:
     """Arithmetic between two data nodes; a complex power is an error, not a value."""
     if op is ast.Pow:
         def power(env: dict) -> float:
@@ -138,4 +139,6 @@ def power_exponent(node: ast.expr) -> float:
     """The constant exponent of ``** c`` (the checker admits only a signed number there)."""
     if isinstance(node, ast.UnaryOp):
         return -power_exponent(node.operand) if isinstance(node.op, ast.USub) else power_exponent(node.operand)
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, (int, float))):
+        raise TypeError(f"expected a number constant, got {type(node).__name__}")
     return node.value

@@ -81,7 +81,7 @@ def _build_constraint(table: SymbolTable, expressions: ExpressionCompiler, c: An
     scope, wrap = loops.scope, loops.wrap
     names = list(scope)
     key_fn = (lambda env: ()) if not names else operator.itemgetter(*names)
-    ops = _comparison(tree, c.expression)
+    tree, ops = _comparison(tree, c.expression)
     sides = [expressions.compile(side, scope) for side in [tree.left, *tree.comparators]]
     for side in sides:
         if side.degree > 1:
@@ -141,8 +141,8 @@ def _build_constraint(table: SymbolTable, expressions: ExpressionCompiler, c: An
                         f"{python_error(exc)}", kind="data") from None
 
 
-def _comparison(tree: ast.expr, text: str) -> list[type]:
-    """The operators of a constraint, after checking it is one comparison or a range."""
+def _comparison(tree: ast.expr, text: str) -> tuple[ast.Compare, list[type[ast.cmpop]]]:
+    """A constraint's comparison and its operators, after checking it is one comparison or a range."""
     if not isinstance(tree, ast.Compare) or any(isinstance(op, (ast.In, ast.NotIn)) for op in tree.ops):
         raise ExpressionError(f"a constraint must compare two sides with <=, >= or ==: '{clip(text)}'",
                               kind="type", hint="e.g. 'sum(x[i] for i in I) <= cap'")
@@ -158,4 +158,4 @@ def _comparison(tree: ast.expr, text: str) -> list[type]:
     ops = [type(op) for op in tree.ops]
     if len(ops) == 2 and (ast.Eq in ops or ops[0] is not ops[1]):
         raise ExpressionError("a range must read 'lo <= expr <= hi' or 'hi >= expr >= lo'", kind="type")
-    return ops
+    return tree, ops

@@ -90,7 +90,8 @@ class Source:
     __slots__ = ("node", "_text")
 
     def __init__(self, node: ast.AST):
-        self.node, self._text = node, None
+        self.node = node
+        self._text: str | None = None
 
     def __str__(self) -> str:
         if self._text is None:

@@ -9,13 +9,14 @@ import ast
 import difflib
 import keyword
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from orbot.compiler.parsing import parsed_binding
 from orbot.compiler.symbols import ParamSymbol, SetSymbol, VarSymbol, product_keys
 from orbot.errors import Issue
-from orbot.formulation import Formulation
-from orbot.formulation.expressions import DATA_FUNCTIONS, SPECIAL_FUNCTIONS, ExpressionError
+from orbot.formulation import Constraint, Formulation, Parameter, SetDef, Variable
+from orbot.formulation.expressions import DATA_FUNCTIONS, SPECIAL_FUNCTIONS, ExpressionError, name_of
 from orbot.settings import Limits
 
 __all__ = ["SymbolTable", "RESERVED"]
@@ -72,8 +73,8 @@ class SymbolTable:
     def check_names(self) -> None:
         """Every element name valid and used once, and no more elements than the limits allow."""
         f = self.f
-        groups = [("set", f.sets), ("parameter", f.parameters), ("variable", f.variables),
-                  ("constraint", f.constraints)]
+        groups: list[tuple[str, Sequence[SetDef | Parameter | Variable | Constraint]]] = [
+            ("set", f.sets), ("parameter", f.parameters), ("variable", f.variables), ("constraint", f.constraints)]
         seen: dict[str, str] = {}
         for kind, elements in groups:
             if len(elements) > self.limits.max_elements:
@@ -95,14 +96,15 @@ class SymbolTable:
         """Members of every set, checked for size, shape and duplicates."""
         for s in self.f.sets:
             self.element = ("set", s.name)
+            members: list[Any]
             if s.members is None:
-                count = (s.last - s.first) // s.step + 1 if (s.last - s.first) * s.step >= 0 else 0
+                span = s.as_range()
+                count = (span[-1] - span[0]) // span.step + 1 if span else 0  # len() overflows on huge ranges
                 if count > self.limits.max_set_size:
                     self.add_issue("budget", f"range {s.first}..{s.last} has {count} members, more than "
                                    f"the limit of {self.limits.max_set_size}")
                     continue
-                stop = s.last + (1 if s.step > 0 else -1)
-                members = list(range(s.first, stop, s.step))
+                members = list(span)
             else:
                 if len(s.members) > self.limits.max_set_size:
                     self.add_issue("budget", f"{len(s.members)} members, more than the limit of "
@@ -130,7 +132,8 @@ class SymbolTable:
     # --- index bindings -----------------------------------------------------------------------
     def index_spec(self, entries: list[str]) -> tuple[list[SetSymbol], list[tuple[list[str], SetSymbol]]]:
         """Resolve an element's index (``['P', 'm in M']``) into its sets and named bindings."""
-        sets, named = [], []
+        sets: list[SetSymbol] = []
+        named: list[tuple[list[str], SetSymbol]] = []
         for entry in entries:
             stripped = entry.strip() if isinstance(entry, str) else entry
             if isinstance(stripped, str) and stripped in self.sets:
@@ -144,7 +147,7 @@ class SymbolTable:
                 raise self.unknown(iterable.id, {}) if iterable.id not in self.params and iterable.id not in self.vars \
                     else ExpressionError(f"'{iterable.id}' in index '{entry}' is not a set", symbol=iterable.id)
             the_set = self.sets[iterable.id]
-            names = [n.id for n in target.elts] if isinstance(target, ast.Tuple) else [target.id]
+            names = [name_of(n) for n in target.elts] if isinstance(target, ast.Tuple) else [name_of(target)]
             for n in names:
                 if n in self.sets or n in self.params or n in self.vars or n in RESERVED:
                     raise ExpressionError(f"index name '{n}' in '{entry}' is already in use", symbol=n,

@@ -12,7 +12,8 @@ import ast
 import math
 import re
 import threading
-from typing import Literal, overload
+from collections.abc import Callable
+from typing import Any, Literal, overload
 
 from orbot.settings import Limits
 
@@ -40,7 +41,7 @@ constraints, variables inside functions or divisors, and conditions on variables
 linear: model them with auxiliary variables (e.g. big-M constraints with binary variables).
 """
 
-DATA_FUNCTIONS = {
+DATA_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "abs": abs,
     "sqrt": math.sqrt,
     "exp": math.exp,
