@@ -25,14 +25,16 @@ from orbot.eval.datasets import Problem, parse_label  # noqa: E402
 from orbot.eval.runner import run_eval  # noqa: E402
 from orbot.settings import Settings  # noqa: E402
 
-BREWERY = json.loads((ROOT / "datasets" / "smoke" / "brewery.json").read_text())
+BREWERY_FILE = ROOT / "datasets" / "smoke" / "brewery.json"
+BREWERY = json.loads(BREWERY_FILE.read_text())
 FAKE_SERVER = f"""
 import json, sys, threading
 sys.path.insert(0, {str(ROOT / "tests")!r})
 from fake_llm import FakeLLM
 fake = FakeLLM()
 fake.record = False
-fake.default = {{"delay": float(sys.argv[1]), "content": json.dumps(json.load(open({str(ROOT / "datasets" / "smoke" / "brewery.json")!r}))["formulation"])}}
+fake.default = {{"delay": float(sys.argv[1]),
+                "content": json.dumps(json.load(open({str(BREWERY_FILE)!r}))["formulation"])}}
 print(fake.url, flush=True)
 threading.Event().wait()
 """

@@ -28,4 +28,5 @@ def llm_settings(fake_llm):
     from orbot.settings import Settings
 
     return Settings(model="fake-model", base_url=fake_llm.url, api_key=None, llm_backoff=0.01, llm_timeout=2.0,
-                    rounds=4, time_limit=20, checks="", readings=0, adjudicate=False)  # tests of checks and readings turn them on
+                    rounds=4, time_limit=20, checks="", readings=0,
+                    adjudicate=False)  # tests of checks, readings and adjudication turn them on

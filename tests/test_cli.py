@@ -82,8 +82,8 @@ def solve_env(fake_url: str) -> dict:
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORBOT_", "OPENAI_"))}
-    env.update(ORBOT_BASE_URL=fake_url, ORBOT_MODEL="fake-model", ORBOT_LLM_BACKOFF="0.01", ORBOT_READINGS="0", ORBOT_ADJUDICATE="0",
-               ORBOT_CHECKS="")
+    env.update(ORBOT_BASE_URL=fake_url, ORBOT_MODEL="fake-model", ORBOT_LLM_BACKOFF="0.01", ORBOT_READINGS="0",
+               ORBOT_ADJUDICATE="0", ORBOT_CHECKS="")
     return env
 
 

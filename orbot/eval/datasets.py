@@ -9,6 +9,7 @@ against the registry's SHA-256.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -164,10 +165,8 @@ def parse_label(raw: Any, no_solution: list | tuple = ()) -> Label:
     if raw is None:
         return Label("none")
     if isinstance(raw, str) and raw.strip().startswith("["):
-        try:
+        with contextlib.suppress(ValueError):
             raw = json.loads(raw)
-        except ValueError:
-            pass
     if isinstance(raw, list):
         labels = [parse_label(item, no_solution) for item in raw]
         values = tuple(v for label in labels if label.kind == "value" for v in label.values)

@@ -20,8 +20,11 @@ from orbot.solving import solve_formulation
 
 __all__ = ["GoldError", "annotation_formulation", "audit"]
 
-_UNITS = {w: i for i, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"])}
-_TENS = {w: 10 * i for i, w in enumerate(["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]) if i > 1}
+_UNITS = {w: i for i, w in enumerate([
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+    "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"])}
+_TENS = {w: 10 * i for i, w in enumerate(["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty",
+                                          "ninety"]) if i > 1}
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
 _FACTORS = {"half": 0.5, "halves": 0.5, "third": 1 / 3, "thirds": 1 / 3, "quarter": 0.25, "quarters": 0.25,
             "fourth": 0.25, "fifth": 0.2, "fifths": 0.2, "twice": 2.0, "double": 2.0, "triple": 3.0, "thrice": 3.0}
@@ -128,12 +131,13 @@ def annotation_formulation(annotation: dict, integer: bool = False) -> Formulati
             text = f"{var(c['var'])} {op} {amount(c['limit'])!r} * ({everything})"
         else:
             raise GoldError(f"unknown constraint type '{kind}'")
-        constraints.append({"name": f"c{number}_{kind}", "description": str(c.get("direction", "")), "expression": text})
+        constraints.append({"name": f"c{number}_{kind}", "description": str(c.get("direction", "")),
+                            "expression": text})
     return Formulation.from_data({
         "name": "nl4opt_gold",
         "description": annotation["document"],
         "variables": [{"name": i, "description": n, "domain": "integer" if integer else "continuous"}
-                      for i, n in zip(ids, names)],
+                      for i, n in zip(ids, names, strict=True)],
         "objective": {"sense": sense, "expression": expression},
         "constraints": constraints,
     })
@@ -226,8 +230,8 @@ def audit_markdown(report: dict) -> str:
                      f"{row['integrality_explains']} | {len(row['disagreements'])} |")
     for version, row in sorted(report["versions"].items()):
         if row["disagreements"]:
-            lines += ["", f"## Disagreements with {version}", "", "| problem | label | gold LP | gold integer | LP status |",
-                      "|---|---|---|---|---|"]
+            lines += ["", f"## Disagreements with {version}", "",
+                      "| problem | label | gold LP | gold integer | LP status |", "|---|---|---|---|---|"]
             lines += [f"| {d['id']} | {d['label']} | {_fmt(d['gold_lp'])} | {_fmt(d['gold_integer'])} | {d['status']} |"
                       for d in row["disagreements"]]
     if report["errors"]:

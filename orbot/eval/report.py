@@ -107,7 +107,8 @@ def _markdown(summary: dict) -> str:
               f"{_cell(summary['label_suspects'])}. Problems with parts: {summary['with_parts']}, with other "
               f"readings: {summary['with_readings']}. Samples disagreed on {summary['adjudicated']['problems']} "
               f"(the adjudicating call overruled the vote on {summary['adjudicated']['overruled']}; right by the vote "
-              f"{summary['adjudicated']['vote_correct']}, after adjudication {summary['adjudicated']['adjudicated_correct']}). "
+              f"{summary['adjudicated']['vote_correct']}, after adjudication "
+              f"{summary['adjudicated']['adjudicated_correct']}). "
               f"LLM calls: {summary['llm_calls']['total']} "
               f"({summary['llm_calls']['per_problem']} per problem).", "",
               f"No-solution labels answered as infeasible/unbounded: {_cell(summary['no_solution_labels'])}.", "",

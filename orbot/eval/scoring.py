@@ -62,4 +62,4 @@ def is_correct(label: Label, status: str, objective: float | None, rule: str = D
         return False
     check = RULES[rule]
     texts = label.texts or tuple(repr(v) for v in label.values)
-    return any(check(objective, value, text) for value, text in zip(label.values, texts))
+    return any(check(objective, value, text) for value, text in zip(label.values, texts, strict=True))
