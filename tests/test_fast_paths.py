@@ -15,7 +15,7 @@ from orbot.compiler.parsing import parsed_binding, parsed_expression
 from orbot.errors import FormulationError
 from orbot.formulation.expressions import ExpressionError, parse_expression
 from orbot.settings import Limits
-from orbot.solving.result import nest_blocks
+from orbot.solving.result import clean_number
 
 VALUES = np.array([0.0, -0.0, 1.5, -2.0, np.nan, 3.0, 1e300, -1e-300, 7.0, 8.0, 9.0, 10.0])
 CASES = [
@@ -32,6 +32,27 @@ CASES = [
 
 def dumped(nested: dict) -> str:
     return json.dumps(nested) + repr(nested) + repr([type(v) for v in nested.values()])
+
+
+def nest_blocks(blocks: list, values: np.ndarray, sides: list | None = None) -> dict:
+    """The plain walk nest_by_blocks must agree with: key by key, every value through clean_number."""
+    nested: dict = {}
+    for block in blocks:
+        if block.keys == [()]:
+            nested[block.name] = clean_number(float(values[block.start]))
+            continue
+        tree: dict = {}
+        for offset, key in enumerate(block.keys):
+            parts = key if isinstance(key, tuple) else (key,)
+            position = block.start + offset
+            if sides is not None and sides[position]:
+                parts = (*parts, sides[position])
+            node = tree
+            for part in parts[:-1]:
+                node = node.setdefault(str(part), {})
+            node[str(parts[-1])] = clean_number(float(values[position]))
+        nested[block.name] = tree
+    return nested
 
 
 @pytest.mark.parametrize("blocks, sides", CASES)

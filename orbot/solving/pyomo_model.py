@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from orbot.compiler import CanonicalModel, compile_formulation
+from orbot.compiler.canonical import nest_by_blocks
 from orbot.formulation import Formulation, index_set_name
 from orbot.settings import Limits, SolverOptions
 from orbot.solving.highs import check_supported
-from orbot.solving.result import SolveResult, Status, nest_blocks
+from orbot.solving.result import SolveResult, Status
 
 __all__ = ["to_pyomo", "solve_with_pyomo", "component_name"]
 
@@ -144,7 +145,7 @@ def solve_with_pyomo(formulation: Formulation, options: SolverOptions | None = N
         results.solution_loader.load_vars()
         values = np.array([var.value if var.value is not None else 0.0 for var in model._orbot_columns])
         result.objective = float(results.incumbent_objective)
-        result.variables = nest_blocks(canonical.var_blocks, values)
+        result.variables = nest_by_blocks(canonical.var_blocks, values)
         result._col_values = values
     result._model = canonical
     result.solve_seconds = time.perf_counter() - started

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from orbot.compiler import CanonicalModel
 from orbot.solving.views import constraints_frame, result_markdown, variables_frame
 
-__all__ = ["Status", "Diagnosis", "SolveResult", "nest_blocks", "clean_number"]
+__all__ = ["Status", "Diagnosis", "SolveResult", "clean_number"]
 
 
 class Status(str, Enum):
@@ -106,24 +106,3 @@ class SolveResult(BaseModel):
 
 def clean_number(value: float) -> float:
     return 0.0 if value == 0 else float(value)
-
-
-def nest_blocks(blocks: list, values: np.ndarray, sides: list | None = None) -> dict[str, Any]:
-    """{'x': {'A': {'B': 1.0}}} from blocks of keyed values; scalars stay numbers."""
-    nested: dict[str, Any] = {}
-    for block in blocks:
-        if block.keys == [()]:
-            nested[block.name] = clean_number(float(values[block.start]))
-            continue
-        tree: dict[str, Any] = {}
-        for offset, key in enumerate(block.keys):
-            parts = key if isinstance(key, tuple) else (key,)
-            position = block.start + offset
-            if sides is not None and sides[position]:
-                parts = (*parts, sides[position])
-            node = tree
-            for part in parts[:-1]:
-                node = node.setdefault(str(part), {})
-            node[str(parts[-1])] = clean_number(float(values[position]))
-        nested[block.name] = tree
-    return nested
