@@ -95,8 +95,7 @@ def _whole_units(problem: str, formulation: Formulation, result: SolveResult) ->
 
 
 _CHECKS = {"constant_objective": _constant_objective, "zero_solution": _zero_solution,
-           "unused_numbers": _unused_numbers,
-           "unused_parameters": _unused_parameters, "whole_units": _whole_units}
+           "unused_numbers": _unused_numbers, "unused_parameters": _unused_parameters, "whole_units": _whole_units}
 
 
 # --- numbers --------------------------------------------------------------------------------
@@ -172,5 +171,5 @@ def _expressions(formulation: Formulation) -> list[str]:
 
 
 def _line_start(before: str) -> bool:
-    line = before.rsplit("\n", 1)[-1]
-    return not line.strip() or line.strip() in ("(",)
+    """Nothing but an opening parenthesis between the start of the line and the number."""
+    return before.rsplit("\n", 1)[-1].strip() in ("", "(")
