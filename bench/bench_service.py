@@ -105,7 +105,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         env = {"ORBOT_BASE_URL": fake.url, "ORBOT_MODEL": "fake", "ORBOT_WORKERS": str(args.workers),
                "ORBOT_DATABASE_URL": f"sqlite:///{folder}/jobs.db", "ORBOT_RATE_LIMIT_PER_MINUTE": "1000000",
-               "ORBOT_SYNC_TIMEOUT": "120", "ORBOT_SOLVER_WORKERS": "2", "ORBOT_THREADS": "1"}
+               "ORBOT_SYNC_TIMEOUT": "120", "ORBOT_SOLVER_WORKERS": "2", "ORBOT_THREADS": "1",
+               # one LLM call per request: the service's own cost, not the agent's optional second look
+               "ORBOT_READINGS": "0", "ORBOT_CHECKS": "", "ORBOT_ADJUDICATE": "0"}
         process = start_process(env, port)
         try:
             wait_until_up(url)
