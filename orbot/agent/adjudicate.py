@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from orbot.agent.llm import LLMClient, LLMReply, ask_structured
 from orbot.agent.prompts import adjudication_prompt
 from orbot.formulation import Formulation
+from orbot.formulation.views import number_text
 from orbot.solving import SolveResult
 from orbot.solving.views import describe_values
 
@@ -63,7 +64,7 @@ def differences(formulations: dict[str, Formulation]) -> str:
 def _describe(label: str, candidate: Candidate, formulation: Formulation, result: SolveResult, total: int) -> str:
     values = describe_values(result)
     shown = ", ".join(f"{name} = {value:.6g}" for name, value in values[:_VALUES_SHOWN])
-    objective = "-" if candidate.objective is None else f"{candidate.objective:.10g}"
+    objective = number_text(candidate.objective)
     return (f"Formulation {label} ({len(candidate.samples)} of {total} samples): status {candidate.status}, "
             f"objective {objective}; nonzero values: {shown or 'none'}\n"
             + formulation.model_dump_json(exclude={"description"}))

@@ -10,6 +10,7 @@ from orbot.agent.views import answer_markdown
 from orbot.errors import FormulationError, OrbotError
 from orbot.formulation import Formulation
 from orbot.formulation.changes import Changes
+from orbot.formulation.views import number_text
 from orbot.solving import Diagnosis, SolveResult, solve_formulation
 from orbot.solving.whatif import what_if
 
@@ -63,7 +64,7 @@ class Alternative(BaseModel):
         self.status, self.objective, self.variables = result.status.value, result.objective, result.variables
 
     def summary(self) -> str:
-        objective = "-" if self.objective is None else f"{self.objective:.10g}"
+        objective = number_text(self.objective)
         label = self.question if self.kind == "part" else f"\"{self.phrase}\": {self.reading}"
         return f"{label}: status {self.status}, objective {objective}"
 
@@ -100,7 +101,7 @@ class Answer(BaseModel):
     _result: SolveResult | None = PrivateAttr(None)
 
     def summary(self) -> str:
-        objective = "-" if self.objective is None else f"{self.objective:.10g}"
+        objective = number_text(self.objective)
         tokens = self.usage.get("total_tokens", 0)
         text = f"status {self.status}, objective {objective}, {self.rounds} round(s), {tokens} tokens"
         if self.parts:

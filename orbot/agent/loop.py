@@ -135,11 +135,16 @@ class Agent:
         """``solve`` off the event loop (the work is blocking I/O and solver calls)."""
         return await asyncio.to_thread(self.solve, problem)
 
+    @property
+    def _temperature(self) -> float:
+        """One sample answers deterministically; several samples need variety to be independent."""
+        return self.settings.temperature if self.samples == 1 else self.settings.sample_temperature
+
     # --- one sample ---------------------------------------------------------------------------
     def _run(self, problem: str, sample: int) -> _Run:
         run = _Run(sample)
         messages = [{"role": "system", "content": system_prompt()}, {"role": "user", "content": user_prompt(problem)}]
-        temperature = self.settings.temperature if self.samples == 1 else self.settings.sample_temperature
+        temperature = self._temperature
         checked = stood_by = False
         previous: str | None = None
         for number in range(1, self.rounds + 1):
@@ -302,9 +307,8 @@ class Agent:
         """Parts and other readings (one extra call); with parts, the headline becomes the first part's."""
         best = chosen.best
         assert best is not None and best.result is not None and best.formulation is not None
-        temperature = self.settings.temperature if self.samples == 1 else self.settings.sample_temperature
         look, reply, error = ask_second_look(self.llm, chosen.conversation, best.result, self.readings,
-                                             temperature=temperature, sample=chosen.sample)
+                                             temperature=self._temperature, sample=chosen.sample)
         self._count_call(answer, reply)
         if look is None:
             answer.readings_error = error

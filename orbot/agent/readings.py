@@ -17,6 +17,7 @@ from orbot.agent.prompts import readings_prompt
 from orbot.errors import FormulationError
 from orbot.formulation import Formulation
 from orbot.formulation.changes import Changes, apply_changes
+from orbot.formulation.views import number_text
 from orbot.settings import Limits, SolverOptions
 from orbot.solving import SolveResult, solve_formulation
 from orbot.solving.views import describe_values
@@ -48,7 +49,7 @@ def result_text(result: SolveResult) -> str:
     values = describe_values(result)
     shown = ", ".join(f"{label} = {value:.6g}" for label, value in values[:_VALUES_SHOWN])
     more = f" and {len(values) - _VALUES_SHOWN} more" if len(values) > _VALUES_SHOWN else ""
-    objective = "-" if result.objective is None else f"{result.objective:.10g}"
+    objective = number_text(result.objective)
     text = f"status {result.status.value}, objective {objective}; nonzero values: {shown or 'none'}{more}."
     if result.diagnosis is not None:
         text += "\n" + result.diagnosis.text
