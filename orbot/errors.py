@@ -3,7 +3,7 @@
     OrbotError                     base; every error orbot raises on purpose
     ├── FormulationError           the formulation is invalid; .issues lists every problem found
     ├── ConfigurationError         a setting is missing or wrong (e.g. no LLM endpoint)
-    └── LLMError                   the LLM endpoint failed after retries
+    └── LLMError                   the LLM endpoint failed after retries; .kind says how
 
 Infeasible, unbounded and time-limited solves are *results* (see ``orbot.Status``),
 not exceptions. Messages are written to be read by a person and fed back to an LLM verbatim:
@@ -72,9 +72,25 @@ class ConfigurationError(OrbotError):
 
 
 class LLMError(OrbotError):
-    """The LLM endpoint could not give a usable reply."""
+    """The LLM endpoint could not give a usable reply; the message names the endpoint and quotes what it said.
 
-    def __init__(self, message: str, *, attempts: int = 0, last_reply: str | None = None):
+    ``kind`` lets a caller act without parsing the message (the REST service answers 504 for a
+    timeout, 502 otherwise): ``unreachable`` (no connection: refused, unknown host, TLS, connect
+    timeout), ``timeout`` (connected, but no reply within ORBOT_LLM_TIMEOUT; or HTTP 408/504),
+    ``auth`` (HTTP 401/403), ``rejected`` (another 4xx: the request, the model name, a rate limit
+    or quota), ``bad_reply`` (a success that is not a chat completion, e.g. a proxy's HTML page),
+    ``server`` (5xx, or the connection dropped mid-reply). ``endpoint`` is the base URL;
+    ``attempts`` the HTTP requests made; ``last_reply`` the start of what came back, if anything.
+    """
+
+    KINDS = ("unreachable", "timeout", "auth", "rejected", "bad_reply", "server")
+
+    def __init__(self, message: str, *, kind: str = "server", endpoint: str | None = None, attempts: int = 0,
+                 last_reply: str | None = None):
+        if kind not in self.KINDS:
+            raise ValueError(f"LLMError kind '{kind}' is not one of {', '.join(self.KINDS)}")
+        self.kind = kind
+        self.endpoint = endpoint
         self.attempts = attempts
         self.last_reply = last_reply
         super().__init__(message)

@@ -4,6 +4,8 @@ Each request takes the next step of the script:
   {"content": "..."}                       a reply (finish_reason "stop" unless "finish_reason" is given)
   {"status": 429, "headers": {...}}        an error response
   {"delay": 0.5, "content": "..."}         a reply after a delay (for timeouts)
+  {"raw": "<html>...", "content_type": "text/html", "status": 200}
+                                           these bytes as the body, as they are (a proxy's page, another API)
   callable(request_body) -> step           a step computed from the request
 ``reject_json_schema`` answers 400 to any request asking for JSON-schema output, without
 taking a step, as endpoints without structured output do. Every request body is recorded.
@@ -48,6 +50,10 @@ class FakeLLM:
                     step = step(body)
                 if step.get("delay"):
                     time.sleep(step["delay"])
+                if "raw" in step:
+                    raw = step["raw"].encode() if isinstance(step["raw"], str) else step["raw"]
+                    return self._send(step.get("status", 200), raw, {"content-type": step.get("content_type",
+                                                                                               "text/html")})
                 if "status" in step:
                     return self._send(step["status"], {"error": {"message": step.get("error", "scripted error")}},
                                       step.get("headers", {}))
@@ -63,12 +69,12 @@ class FakeLLM:
                 })
 
             def _send(self, status, payload, headers=None):
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                headers = {"content-type": "application/json", **(headers or {})}
                 try:
                     self.send_response(status)
-                    self.send_header("content-type", "application/json")
                     self.send_header("content-length", str(len(data)))
-                    for key, value in (headers or {}).items():
+                    for key, value in headers.items():
                         self.send_header(key, value)
                     self.end_headers()
                     self.wfile.write(data)

@@ -29,6 +29,8 @@ class Attempt(BaseModel):
     issues: list[dict] = Field(default_factory=list)
     feedback: str | None = Field(None, description="the message sent back to the LLM after this round")
     error: str | None = None
+    error_kind: str | None = Field(None, description="for an llm_error: how the endpoint failed (LLMError.kind: "
+                                   "unreachable, timeout, auth, rejected, bad_reply, server)")
     tokens: dict[str, int] = Field(default_factory=dict)
     llm_seconds: float = 0.0
     solve_seconds: float = 0.0

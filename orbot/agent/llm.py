@@ -14,6 +14,7 @@ import hashlib
 import json
 import random
 import re
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 import openai
 from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from orbot.errors import ConfigurationError, LLMError
 from orbot.settings import Settings
@@ -43,6 +44,8 @@ No LLM endpoint is configured. orbot talks to any OpenAI-compatible endpoint; se
 Everything without an LLM works now: orbot solve-formulation, orbot codegen, orbot schema."""
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection (the reply itself may take ORBOT_LLM_TIMEOUT)
+CONNECT_RETRY_WAIT = 0.5  # seconds before the one retry a failed connection gets
 
 
 @dataclass
@@ -90,8 +93,18 @@ def _transient(exc: BaseException) -> bool:
     return isinstance(exc, openai.APIStatusError) and (exc.status_code in (408, 409) or exc.status_code >= 500)
 
 
+class _Exhausted(Exception):
+    """An SDK error that retrying did not cure, with the requests it took."""
+
+    def __init__(self, error: openai.APIError, tries: int):
+        self.error, self.tries = error, tries
+        super().__init__(str(error))
+
+
 class OpenAICompatible:
-    """An ``LLMClient`` over the openai SDK; the SDK's own retries are off so every try is counted here."""
+    """An ``LLMClient`` over the openai SDK; the SDK's own retries are off so every try is counted here.
+
+    Every failure becomes one ``LLMError`` naming the endpoint, with a ``kind`` (see orbot.errors)."""
 
     def __init__(self, settings: Settings, model: str | None = None):
         base_url = settings.base_url
@@ -103,8 +116,12 @@ class OpenAICompatible:
             raise ConfigurationError("ORBOT_MODEL is not set: name the model your endpoint serves.\n\n" + SETUP_HELP)
         self.model: str = chosen
         self.settings = settings
-        self._client = openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url,
-                                     timeout=settings.llm_timeout, max_retries=0)
+        # a server that does not accept a connection in seconds is not there; only the reply may take long
+        self._connect_timeout = min(settings.llm_timeout, CONNECT_TIMEOUT)
+        self._client = openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url, max_retries=0,
+                                     timeout=openai.Timeout(settings.llm_timeout, connect=self._connect_timeout))
+        self.endpoint = str(self._client.base_url).rstrip("/")
+        self._secret = api_key
         self._mode = MODES[0]
         self._token_parameter = "max_tokens"  # reasoning models want max_completion_tokens instead
         self._send_temperature = True  # and some accept only their default temperature
@@ -123,30 +140,29 @@ class OpenAICompatible:
         mode = self._mode if schema is not None else "text"
         while True:
             try:
-                response, tries = self._create(messages, mode, schema, temperature)
+                http, tries = self._create(messages, mode, schema, temperature)
                 requests += tries
                 break
-            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                requests += 1
+            except _Exhausted as failed:
+                requests += failed.tries
+                exc = failed.error
+                if not isinstance(exc, (openai.BadRequestError, openai.UnprocessableEntityError)):
+                    raise self._failure(exc, requests) from None
                 if self._adapt(str(exc)):
                     continue  # a parameter this model does not take: sent differently from now on
+                said = _said(exc.response.text)
                 if _LENGTH_ERROR.search(str(exc)):
-                    raise LLMError(f"the endpoint rejected the request's size: {_short(exc)}; lower ORBOT_MAX_TOKENS "
-                                   "(the reply budget) or use a model with a longer context",
-                                   attempts=requests) from None
+                    raise self._error("rejected", f"{self.endpoint} rejected the request's size: {said}; lower "
+                                      "ORBOT_MAX_TOKENS (the reply budget) or use a model with a longer context",
+                                      requests, said) from None
                 if mode == "text":
-                    raise LLMError(f"the endpoint rejected the request: {_short(exc)}", attempts=requests) from None
+                    raise self._failure(exc, requests) from None
                 mode = MODES[MODES.index(mode) + 1]  # the endpoint refused this response format
                 with self._lock:
                     if MODES.index(mode) > MODES.index(self._mode):
                         self._mode = mode
-            except openai.APIError as exc:
-                raise LLMError(f"LLM request failed: {_short(exc)}", attempts=requests + 1) from None
-        choice = response.choices[0] if response.choices else None
-        content = (choice.message.content or "") if choice is not None else ""
-        usage = Usage(getattr(response.usage, "prompt_tokens", 0) or 0,
-                      getattr(response.usage, "completion_tokens", 0) or 0) if response.usage else Usage()
-        reply = LLMReply(content=content, finish_reason=choice.finish_reason if choice else None, usage=usage,
+        content, finish_reason, usage = self._read_completion(http, requests)
+        reply = LLMReply(content=content, finish_reason=finish_reason, usage=usage,
                          seconds=time.perf_counter() - started, mode=mode, requests=requests)
         self._write_cache(key, reply)
         return reply
@@ -166,6 +182,7 @@ class OpenAICompatible:
 
     def _create(self, messages: list[dict[str, str]], mode: str, schema: dict | None,
                 temperature: float) -> tuple[Any, int]:
+        """The raw HTTP response of one successful request, and the requests it took."""
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages,
                                   self._token_parameter: self.settings.max_tokens}
         if self._send_temperature:
@@ -175,16 +192,30 @@ class OpenAICompatible:
                                          "json_schema": {"name": "formulation", "schema": schema, "strict": False}}
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
-        retrying = Retrying(retry=retry_if_exception(_transient), wait=self._wait,
-                            stop=stop_after_attempt(self.settings.llm_retries + 1), reraise=True)
-        for attempt in retrying:
-            with attempt:
-                response = self._client.chat.completions.create(**kwargs)
-        return response, retrying.statistics.get("attempt_number", 1)
+        retrying = Retrying(retry=retry_if_exception(_transient), wait=self._wait, stop=self._stop, reraise=True)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    # raw: the body is read here, so a reply that is not a chat completion can be shown as it came
+                    raw = self._client.chat.completions.with_raw_response.create(**kwargs)
+        except openai.APIError as exc:
+            raise _Exhausted(exc, retrying.statistics.get("attempt_number", 1)) from None
+        return raw.http_response, retrying.statistics.get("attempt_number", 1)
+
+    def _stop(self, state: RetryCallState) -> bool:
+        """ORBOT_LLM_RETRIES retries; a failed connection gets one quick retry, a failed TLS handshake none."""
+        budget = self.settings.llm_retries + 1
+        exc = state.outcome.exception() if state.outcome else None
+        if exc is not None and _connect_failure(exc):
+            budget = min(budget, 1 if _cause(exc, ssl.SSLError) else 2)
+        return state.attempt_number >= budget
 
     def _wait(self, state: RetryCallState) -> float:
         """Retry-After when the server says (capped at a minute), else exponential backoff with jitter."""
         exc = state.outcome.exception() if state.outcome else None
+        base = self.settings.llm_backoff
+        if exc is not None and _connect_failure(exc):
+            return min(base, CONNECT_RETRY_WAIT)
         response = getattr(exc, "response", None)
         header = response.headers.get("retry-after") if response is not None else None
         if header is not None:
@@ -192,8 +223,67 @@ class OpenAICompatible:
                 return min(max(float(header), 0.0), 60.0)
             except ValueError:
                 pass
-        base = self.settings.llm_backoff
         return min(base * 2 ** (state.attempt_number - 1), 30.0 * base) + random.uniform(0, base)
+
+    # --- what went wrong ------------------------------------------------------------------------
+    def _read_completion(self, http: Any, requests: int) -> tuple[str, str | None, Usage]:
+        """Content, finish reason and usage of a 200 reply; an LLMError quoting it if it is no chat completion."""
+        body = http.text
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            data = None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("message"), dict)
+                and isinstance(c["message"].get("content"), (str, type(None))) for c in choices):
+            content_type = http.headers.get("content-type", "no content-type")
+            raise self._error("bad_reply", f"{self.endpoint} does not speak chat-completions: it answered HTTP "
+                              f"{http.status_code} ({content_type}): {_start(body)}; check ORBOT_BASE_URL (an "
+                              "OpenAI-compatible server's URL usually ends in /v1)", requests, _start(body))
+        choice = choices[0] if choices else {}
+        usage = data.get("usage") if isinstance(data, dict) else None
+        tokens = [usage.get(name) if isinstance(usage, dict) else 0 for name in ("prompt_tokens", "completion_tokens")]
+        return (choice.get("message", {}).get("content") or "", choice.get("finish_reason"),
+                Usage(*(t if isinstance(t, int) else 0 for t in tokens)))
+
+    def _failure(self, exc: openai.APIError, requests: int) -> LLMError:
+        """One SDK error after its retries, translated: what failed, where, what came back, what to check."""
+        where = self.endpoint
+        tried = f" after {requests} tries" if requests > 1 else ""
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            said = _said(exc.response.text)
+            kind, hint = _STATUS.get(status) or (("server", "") if status >= 500 else ("rejected", ""))
+            if kind == "auth":
+                hint = ("check the key in ORBOT_LLM_API_KEY (or OPENAI_API_KEY)" if self._secret else
+                        "no key is set: put one in ORBOT_LLM_API_KEY (or OPENAI_API_KEY)")
+            return self._error(kind, f"{where} answered HTTP {status}{tried}: {said}" + (f"; {hint}" if hint else ""),
+                               requests, said)
+        reason = _reason(exc)
+        if isinstance(exc, openai.APITimeoutError) and not _connect_failure(exc):
+            return self._error("timeout", f"{where} sent no reply within {self.settings.llm_timeout:g} s "
+                               f"(ORBOT_LLM_TIMEOUT){tried}", requests)
+        if isinstance(exc, openai.APITimeoutError):
+            return self._error("unreachable", f"cannot reach {where}: no connection within "
+                               f"{self._connect_timeout:g} s; is the server up, and is the address right?", requests)
+        if _cause(exc, ssl.SSLError):
+            return self._error("unreachable", f"cannot reach {where}: the TLS handshake failed: {reason} (an "
+                               "https URL for a plain-http server, or a certificate this machine does not trust)",
+                               requests)
+        if _connect_failure(exc):
+            return self._error("unreachable", f"cannot reach {where}: {reason}; is the server running, and is "
+                               "ORBOT_BASE_URL right?", requests)
+        if isinstance(exc, openai.APIConnectionError):
+            return self._error("server", f"{where} dropped the connection: {reason}", requests)
+        return self._error("bad_reply", f"{where} gave a reply that could not be read: {_start(str(exc))}", requests)
+
+    def _error(self, kind: str, message: str, requests: int, said: str | None = None) -> LLMError:
+        """An LLMError with the key, should an endpoint echo it, blanked out."""
+        if self._secret and len(self._secret) >= 4:
+            message = message.replace(self._secret, "***")
+            said = said.replace(self._secret, "***") if said is not None else None
+        return LLMError(message, kind=kind, endpoint=self.endpoint, attempts=requests, last_reply=said)
 
     # --- cache ----------------------------------------------------------------------------------
     def _cache_key(self, messages: list, schema: dict | None, temperature: float, sample: int) -> str:
@@ -226,9 +316,58 @@ class OpenAICompatible:
         temporary.replace(path)  # atomic: concurrent runs never read half a file
 
 
-def _short(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= 300 else text[:297] + "..."
+# HTTP statuses with a kind other than the default (5xx: server; 4xx: rejected) or worth a hint
+_STATUS: dict[int, tuple[str, str]] = {
+    401: ("auth", ""), 403: ("auth", ""),
+    404: ("rejected", "check ORBOT_BASE_URL (an OpenAI-compatible server's URL usually ends in /v1) and ORBOT_MODEL"),
+    408: ("timeout", ""), 504: ("timeout", "the endpoint's gateway gave up waiting; try again, or a smaller model"),
+    429: ("rejected", "a rate limit or an exhausted quota; try again later, or lower ORBOT_SAMPLES"),
+}
+
+
+def _start(text: str, limit: int = 200) -> str:
+    """The start of what came back, on one line: enough to recognise a proxy's page or another API."""
+    line = " ".join(text.split())
+    if not line:
+        return "(an empty body)"
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+def _said(body: str) -> str:
+    """An error body's own message (OpenAI's {"error": {"message": ...}}), else the start of the body."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return _start(body)
+    error = data.get("error") if isinstance(data, dict) else None
+    message = error.get("message") if isinstance(error, dict) else error
+    return _start(message if isinstance(message, str) and message else body)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> bool:
+    return any(isinstance(link, kind) for link in _chain(exc))
+
+
+def _connect_failure(exc: BaseException) -> bool:
+    """No connection was made (refused, unknown host, TLS, connect timeout): nothing reached the server."""
+    # by class name: the SDK may run over httpx or httpx2, which both name their connect errors so
+    return any(type(link).__name__ in ("ConnectError", "ConnectTimeout") or isinstance(link, ssl.SSLError)
+               for link in _chain(exc))
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost message of a connection error ("[Errno 111] Connection refused"), not the SDK's wrapper."""
+    messages = [str(link) for link in _chain(exc)[1:] if str(link)]
+    return _start(messages[-1] if messages else str(exc))
 
 
 _LENGTH_ERROR = re.compile(r"context.length|maximum context|too many tokens|context window|token limit|"

@@ -152,7 +152,7 @@ class Agent:
                 reply = self.llm.complete(messages, schema=_schema(), temperature=temperature, sample=sample)
             except LLMError as exc:
                 run.attempts.append(Attempt(sample=sample, round=number, category="llm_error", error=str(exc),
-                                            requests=exc.attempts))
+                                            error_kind=exc.kind, requests=exc.attempts))
                 break
             run.usage.add(reply.usage)
             run.llm_seconds += reply.seconds
