@@ -101,7 +101,8 @@ def test_example_notebook_runs(started_in, tmp_path):
 
     folder = EXAMPLES / "notebooks" if started_in == "its folder" else tmp_path
     notebook = nbformat.read(EXAMPLES / "notebooks" / "orbot_tour.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     rendered = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)

@@ -161,7 +161,7 @@ def _write_member_bounds(changed: dict, overrides: dict[tuple[str, str], dict[An
         variable, base = variables[name], f"{name[:40]}_{side}_whatif"
         index = [index_set_name(entry) for entry in variable["index"]]
         bound = variable[side]
-        if bound is None or (isinstance(bound, float) and math.isinf(bound)):  # unbounded side: constraints on just these members
+        if bound is None or (isinstance(bound, float) and math.isinf(bound)):  # unbounded: rows for these members
             by_key = {k: v for k, v in by_key.items() if v is not None}
             if by_key:
                 _bound_rows(changed, name, side, by_key, base, taken)
