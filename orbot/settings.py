@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     llm_backoff: float = Field(1.0, description="first retry delay in seconds; doubles, with jitter")
     cache_dir: Path | None = Field(None, description="cache LLM replies here, so reruns are free")
     rounds: int = Field(4, ge=1, le=20, description="formulate-and-revise rounds per problem")
-    samples: int = Field(1, ge=1, le=32, description="independent formulations that vote (self-consistency)")
+    samples: int = Field(1, ge=1, le=16, description="independent formulations that vote (self-consistency)")
     review: bool = Field(False, description="run every check on optimal answers, including those measured to "
                          "raise more false alarms than they catch (whole_units)")
     # default: the checks that cost nothing on a sound model; on the dev sample (eval/README.md) unused_numbers and
@@ -89,7 +89,14 @@ class Settings(BaseSettings):
     api_keys: str | None = Field(None, description="comma-separated bearer tokens; unset: no authentication")
     database_url: str = Field("sqlite:///orbot-jobs.db", description="job store, an SQLAlchemy URL")
     workers: int = Field(8, ge=1, le=256, description="jobs run at once (LLM calls are I/O-bound)")
-    solver_workers: int = Field(2, ge=1, le=64, description="formulation solves run at once")
+    solver_workers: int = Field(2, ge=1, le=64, description="formulation solves run at once (worker processes)")
+    solver_queue: int = Field(32, ge=0, description="formulation solves that may wait for a worker; past it: 503")
+    solver_queue_per_caller: int = Field(4, ge=1, description="of those, how many one caller may have waiting; "
+                                         "past it: 429 (waiters are served round-robin between callers)")
+    max_time_limit: float = Field(300.0, gt=0, description="the largest solver time limit a request may ask for "
+                                  "(seconds); larger asks get 422")
+    solve_grace: float = Field(60.0, ge=0, description="seconds a formulation solve may run past its time limit "
+                                "and diagnosis (compiling) before its worker is stopped")
     sync_timeout: float = Field(60.0, description="seconds POST /v1/solve waits before answering with a job id")
     max_body_bytes: int = Field(2_000_000, description="largest request body")
     rate_limit_per_minute: int = Field(120, ge=1, description="requests per minute per API key (or client)")

@@ -44,13 +44,17 @@ def is_problem(response, status):
 def test_health_and_readiness(service):
     assert httpx.get(service + "/healthz").json() == {"status": "ok"}
     ready = httpx.get(service + "/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "llm": "configured"}
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "solver": "ok", "llm": "configured"}
+    assert ready.json()["capabilities"] == {"formulations": "ready", "problems": "ready"}
 
 
-def test_not_ready_without_llm(fake_llm, tmp_path):
+def test_ready_for_formulations_without_llm(fake_llm, tmp_path):
     with running_service(service_settings(fake_llm, tmp_path, base_url=None, model=None)) as url:
-        body = is_problem(httpx.get(url + "/readyz"), 503)
-        assert body["checks"]["llm"] == "not configured"
+        ready = httpx.get(url + "/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["capabilities"] == {"formulations": "ready", "problems": "unavailable"}
+        assert ready.json()["checks"]["llm"].startswith("not configured: set ORBOT_BASE_URL")
         body = is_problem(httpx.post(url + "/v1/solve", json=PROBLEM), 503)
         assert "ORBOT_BASE_URL" in body["detail"]
         # what needs no LLM still works

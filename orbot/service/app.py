@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from orbot.agent import Agent, Attempt
 from orbot.agent.llm import OpenAICompatible
+from orbot.service.deps import time_limit_within_cap
 from orbot.service.jobs import Job, JobCancelled, JobRunner, JobStore
 from orbot.service.problems import install_handlers
 from orbot.service.routes import formulations, health, problems
 from orbot.service.schemas import ProblemCreate
 from orbot.service.security import BodySizeLimit, RateLimiter
+from orbot.service.solver import SolverPool
 from orbot.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -39,8 +41,7 @@ def create_app(settings: Settings | None = None, agent_factory: Callable[..., Ag
         request = ProblemCreate.model_validate(job.request)
         options = request.options
         solver_options = settings.solver_options()
-        if options.time_limit is not None:
-            solver_options.time_limit = options.time_limit
+        solver_options.time_limit = time_limit_within_cap(options.time_limit, settings)
 
         def on_attempt(attempt: Attempt) -> None:
             progress = {"sample": attempt.sample, "round": attempt.round, "category": attempt.category}
@@ -57,17 +58,17 @@ def create_app(settings: Settings | None = None, agent_factory: Callable[..., Ag
         store = JobStore(settings.database_url)
         runner = JobRunner(store, run_job, settings.workers, max_starts=settings.max_job_starts)
         app.state.store, app.state.runner = store, runner
-        app.state.solver_pool = ThreadPoolExecutor(max_workers=settings.solver_workers,
-                                                   thread_name_prefix="orbot-solve")
+        app.state.solver = SolverPool(settings)
         runner.start()
         try:
             yield
         finally:
             runner.stop()
-            app.state.solver_pool.shutdown(wait=False, cancel_futures=True)
+            app.state.solver.close()
             store.close()
 
-    app = FastAPI(title="orbot", version=version("orbot"), lifespan=lifespan,
+    # the docs pages' scripts and styles are served by the service itself (fastapi-offline), not a CDN
+    app = FastAPIOffline(title="orbot", version=version("orbot"), lifespan=lifespan,
                   description="Optimization problems in plain language, solved: formulate with an LLM, "
                   "validate, compile, solve with HiGHS, correct.")
     app.state.settings = settings

@@ -12,7 +12,9 @@ from fastapi import Request
 
 from orbot.service.problems import ProblemResponse, problem_response
 
-__all__ = ["caller", "RateLimiter", "BodySizeLimit"]
+__all__ = ["caller", "rate_key", "RateLimiter", "BodySizeLimit"]
+
+ANONYMOUS = "anonymous"
 
 
 def caller(request: Request) -> str:
@@ -21,7 +23,7 @@ def caller(request: Request) -> str:
     Raises a 401 problem when keys are configured and the request has no valid one."""
     keys: list[str] = request.app.state.settings.api_key_list()
     if not keys:
-        return "anonymous"
+        return ANONYMOUS
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
@@ -31,6 +33,14 @@ def caller(request: Request) -> str:
     raise ProblemResponse(401, "missing or invalid API key",
                           detail="send 'Authorization: Bearer <key>' with a key from ORBOT_API_KEYS",
                           headers={"WWW-Authenticate": "Bearer"})
+
+
+def rate_key(request: Request, who: str) -> str:
+    """Whose bucket a request draws on: its API key, or without keys its client address (behind a proxy,
+    run uvicorn with --forwarded-allow-ips so that this is the real client's)."""
+    if who != ANONYMOUS:
+        return who
+    return f"address:{request.client.host if request.client else 'unknown'}"
 
 
 class RateLimiter:

@@ -2,44 +2,45 @@
 
 from __future__ import annotations
 
-import asyncio
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 
-from fastapi import APIRouter, Request
-
-from orbot.codegen import generate_code
 from orbot.formulation import Formulation
-from orbot.service.deps import LimitedCaller, SettingsDep
+from orbot.service.deps import LimitedCaller, SettingsDep, time_limit_within_cap
+from orbot.service.openapi import responses
 from orbot.service.schemas import CodePublic, FormulationCode, FormulationSolve
-from orbot.solving import SolveResult, solve_formulation
+from orbot.service.security import caller
+from orbot.service.solver import code_task, solve_task
+from orbot.solving import SolveResult
 
-router = APIRouter(prefix="/v1", tags=["formulations"])
+router = APIRouter(prefix="/v1", dependencies=[Depends(caller)], tags=["formulations"])
 
 
-@router.post("/formulations/solve", response_model=SolveResult)
+_SOLVER = responses("unauthorized", "cannot_serve", "too_large", "invalid", "rate_limited", "solver_busy")
+
+
+@router.post("/formulations/solve", operation_id="solveFormulation", response_model=SolveResult, responses=_SOLVER)
 async def solve(body: FormulationSolve, request: Request, who: LimitedCaller, settings: SettingsDep):
     """Validate, compile and solve with HiGHS; invalid input gets 422 with every issue."""
-    formulation = Formulation.from_data(body.formulation)
     options = settings.solver_options()
-    if body.time_limit is not None:
-        options.time_limit = body.time_limit
+    options.time_limit = time_limit_within_cap(body.time_limit, settings)
     if body.mip_gap is not None:
         options.mip_rel_gap = body.mip_gap
-    loop = asyncio.get_running_loop()  # solver work runs on its own pool, never on the event loop
-    return await loop.run_in_executor(request.app.state.solver_pool, solve_formulation, formulation, options,
-                                      settings.limits)
+    deadline = options.time_limit + options.diagnose_time_limit + settings.solve_grace
+    result = await request.app.state.solver.run(who, request, solve_task, body.formulation, options,
+                                                settings.limits, deadline=deadline)
+    return JSONResponse(result)
 
 
-@router.post("/formulations/code", response_model=CodePublic)
+@router.post("/formulations/code", operation_id="formulationCode", response_model=CodePublic, responses=_SOLVER)
 async def code(body: FormulationCode, request: Request, who: LimitedCaller, settings: SettingsDep):
     """A standalone Pyomo script equivalent to the formulation."""
-    formulation = Formulation.from_data(body.formulation)
-    loop = asyncio.get_running_loop()
-    generated = await loop.run_in_executor(request.app.state.solver_pool,
-                                           lambda: generate_code(formulation, limits=settings.limits))
-    return CodePublic(script=generated.script)
+    script = await request.app.state.solver.run(who, request, code_task, body.formulation, settings.limits,
+                                                deadline=settings.solve_grace)
+    return CodePublic(script=script)
 
 
-@router.get("/schema")
+@router.get("/schema", operation_id="formulationSchema", responses=responses("unauthorized"))
 async def schema() -> dict:
     """The JSON Schema of a formulation."""
     return Formulation.model_json_schema()

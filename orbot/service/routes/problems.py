@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from orbot.agent import Answer
 from orbot.agent.llm import SETUP_HELP
-from orbot.service.deps import Caller, LimitedCaller, RunnerDep, SettingsDep, StoreDep
+from orbot.service.deps import (
+    Caller,
+    LimitedCaller,
+    RunnerDep,
+    SettingsDep,
+    StoreDep,
+    time_limit_within_cap,
+    until_done_or_gone,
+)
+from orbot.service.jobs import FINAL, MAX_OFFSET, MAX_PAGE_SIZE
+from orbot.service.openapi import accepted, job_links, responses
 from orbot.service.problems import ProblemResponse
-from orbot.service.schemas import JobPage, JobPublic, ProblemCreate
+from orbot.service.schemas import JobId, JobPage, JobPublic, ProblemCreate
+from orbot.service.security import caller
 from orbot.settings import Settings
 
-router = APIRouter(prefix="/v1", tags=["problems"])
+router = APIRouter(prefix="/v1", dependencies=[Depends(caller)], tags=["problems"])
 
 
 def _admit(body: ProblemCreate, settings: Settings) -> None:
@@ -23,6 +34,18 @@ def _admit(body: ProblemCreate, settings: Settings) -> None:
                               detail=f"{len(body.problem)} characters; the limit is {limit}")
     if not settings.base_url and not settings.api_key:
         raise ProblemResponse(503, "no LLM endpoint configured", detail=SETUP_HELP)
+    time_limit_within_cap(body.options.time_limit, settings)
+
+
+def _raise_llm_failure(job) -> None:
+    """An answer that never got past the LLM endpoint is the endpoint's failure: 502, or 504 on a timeout."""
+    if job.result.get("status") != "llm_error":
+        return
+    attempts = job.result.get("attempts") or [{}]
+    last = attempts[-1]
+    timeout = last.get("error_kind") == "timeout"
+    title = "the LLM endpoint timed out" if timeout else "the LLM endpoint failed"
+    raise ProblemResponse(504 if timeout else 502, title, detail=last.get("error") or "no usable reply", job=job.id)
 
 
 def _found(job_id: str, job) -> JobPublic:
@@ -36,23 +59,31 @@ def _accepted(job) -> JSONResponse:
     return JSONResponse(public.model_dump(mode="json"), status_code=202, headers={"Location": public.href})
 
 
-@router.post("/solve", response_model=Answer, responses={202: {"model": JobPublic, "description": "still running"}})
-async def solve(body: ProblemCreate, who: LimitedCaller, settings: SettingsDep, store: StoreDep, runner: RunnerDep):
+@router.post("/solve", operation_id="solveProblem", response_model=Answer, responses={
+    202: {"model": JobPublic, **accepted("still running after `options.wait` seconds: the job to poll")},
+    **responses("unauthorized", "too_large", "invalid", "rate_limited", "llm_failed", "no_llm", "llm_timeout")})
+async def solve(body: ProblemCreate, request: Request, who: LimitedCaller, settings: SettingsDep, store: StoreDep,
+                runner: RunnerDep):
     """Solve a problem; answers within ``options.wait`` seconds, or 202 with the job to poll."""
     _admit(body, settings)
     job = await run_in_threadpool(store.create, who, body.model_dump())
     runner.notify()
     wait = body.options.wait if body.options.wait is not None else settings.sync_timeout
-    await runner.wait(job.id, wait)
+    if not await until_done_or_gone(runner.wait(job.id, wait), request):
+        await run_in_threadpool(store.cancel, job.id, who)  # nobody is left to read the answer or the job id
+        raise ProblemResponse(499, "client closed request")
     job = await run_in_threadpool(store.existing, job.id)
     if job.status == "done":
+        _raise_llm_failure(job)
         return JSONResponse(job.result)
     if job.status == "failed":
         raise ProblemResponse(500, "the solve failed", detail=job.error, job=job.id)
     return _accepted(job)
 
 
-@router.post("/jobs", status_code=202, response_model=JobPublic)
+@router.post("/jobs", operation_id="createJob", status_code=202, response_model=JobPublic, responses={
+    202: accepted("queued: the job to poll"),
+    **responses("unauthorized", "too_large", "invalid", "rate_limited", "no_llm")})
 async def create_job(body: ProblemCreate, who: LimitedCaller, settings: SettingsDep, store: StoreDep,
                      runner: RunnerDep):
     """Queue a problem; poll ``GET /v1/jobs/{id}`` for its progress and answer."""
@@ -62,20 +93,41 @@ async def create_job(body: ProblemCreate, who: LimitedCaller, settings: Settings
     return _accepted(job)
 
 
-@router.get("/jobs/{job_id}", response_model=JobPublic)
-async def get_job(job_id: str, who: Caller, store: StoreDep):
+@router.get("/jobs/{job_id}", operation_id="getJob", response_model=JobPublic, responses={
+    200: {"description": "the job: status, progress and, once done, the answer",
+          "links": job_links("$request.path.job_id")},
+    **responses("unauthorized", "no_job", "invalid")})
+async def get_job(job_id: JobId, who: Caller, store: StoreDep):
+    """A job: its status, progress and, once done, the answer."""
     return _found(job_id, await run_in_threadpool(store.get, job_id, who))
 
 
-@router.delete("/jobs/{job_id}", response_model=JobPublic)
-async def cancel_job(job_id: str, who: Caller, store: StoreDep):
-    """Cancel: a queued job at once, a running one after its current round."""
+@router.post("/jobs/{job_id}/cancel", operation_id="cancelJob", response_model=JobPublic, responses={
+    200: {"description": "the job after the request: cancelled if it was queued; a running one keeps status "
+          "running, with cancel_requested, until its round ends; a final one is left as it was"},
+    **responses("unauthorized", "no_job", "invalid")})
+async def cancel_job(job_id: JobId, who: Caller, store: StoreDep):
+    """Cancel: a queued job at once, a running one after its current round. The job stays readable."""
     return _found(job_id, await run_in_threadpool(store.cancel, job_id, who))
 
 
-@router.get("/jobs", response_model=JobPage)
-async def list_jobs(who: Caller, store: StoreDep, limit: int = Query(20, ge=1, le=200),
-                    offset: int = Query(0, ge=0)):
+@router.delete("/jobs/{job_id}", operation_id="deleteJob", status_code=204, response_class=Response, responses={
+    204: {"description": "deleted: the job is gone (GET answers 404)"},
+    **responses("unauthorized", "no_job", "active_job", "invalid")})
+async def delete_job(job_id: JobId, who: Caller, store: StoreDep) -> Response:
+    """Delete a job that has ended (done, failed or cancelled); an active one must be cancelled first."""
+    job = _found(job_id, await run_in_threadpool(store.delete, job_id, who))
+    if job.status not in FINAL:
+        raise ProblemResponse(409, "job still active", job=job_id,
+                              detail=f"job {job_id} is {job.status}: cancel it (POST /v1/jobs/{job_id}/cancel), "
+                              "then delete it once its status is cancelled")
+    return Response(status_code=204)
+
+
+@router.get("/jobs", operation_id="listJobs", response_model=JobPage, responses=responses("unauthorized", "invalid"))
+async def list_jobs(who: Caller, store: StoreDep,
+                    limit: int = Query(20, ge=1, le=MAX_PAGE_SIZE, description="jobs per page"),
+                    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="jobs to skip, newest first")):
     """The caller's jobs, newest first, without their answers."""
     jobs, total = await run_in_threadpool(store.page, who, limit, offset)
     next_offset = offset + len(jobs) if offset + len(jobs) < total else None
