@@ -156,11 +156,16 @@ eval_app = typer.Typer(help="Score the pipeline on public benchmarks (orbot eval
 app.add_typer(eval_app, name="eval")
 
 
+EXIT_RUN_CONFLICT = 3  # eval: --out holds answers of another configuration (or of an unknown one)
+
+
 @eval_app.callback(invoke_without_command=True)
 def eval_run(
     ctx: typer.Context,
-    dataset: str | None = typer.Option(None, "--dataset", help="NAME or NAME:VERSION (see orbot eval list)"),
-    out: Path | None = typer.Option(None, "--out", help="run folder: results.jsonl, summary.json, report.md"),
+    dataset: str | None = typer.Option(None, "--dataset", help="NAME or NAME:VERSION (see orbot eval list), or a "
+                                       ".jsonl/.csv file of problems"),
+    out: Path | None = typer.Option(None, "--out", help="run folder: config.json, results.jsonl, summary.json, "
+                                    "report.md"),
     limit: int | None = typer.Option(None, "--limit", help="the first N problems"),
     sample: int | None = typer.Option(None, "--sample", help="a random sample of N problems"),
     seed: int = typer.Option(0, "--seed", help="seed of --sample"),
@@ -171,43 +176,58 @@ def eval_run(
     time_limit: float | None = typer.Option(None, "--time-limit", help="solver time limit per solve"),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="benchmark files (default: ORBOT_DATA_DIR or "
                                             "../shared/benchmarks; else downloaded and checksummed)"),
+    text_field: str | None = typer.Option(None, "--text-field", help="a file's field with the problem text "
+                                          "(default: whichever of problem, question, text it has)"),
+    label_field: str | None = typer.Option(None, "--label-field", help="a file's field with the optimal objective "
+                                           "(default: whichever of answer, label, objective it has; none: unlabelled)"),
+    force_new: bool = typer.Option(False, "--force-new", help="start over: the earlier run's files in --out move "
+                                   "to OUT/previous/TIME/"),
 ) -> None:
-    """Run the whole pipeline over a benchmark; resumable: rerun the same command to continue."""
+    """Run the whole pipeline over a benchmark; resumable: rerun the same command to continue.
+
+    A rerun with another configuration (model, rounds, samples, limit, dataset, ...) is refused
+    with exit code 3 and the differences listed: give another --out, or --force-new."""
     if ctx.invoked_subcommand is not None:
         return
     if dataset is None or out is None:
-        _fail("give --dataset NAME[:VERSION] and --out DIR (or a subcommand: list, gold, compare)")
+        _fail("give --dataset NAME[:VERSION] or a .jsonl/.csv file, and --out DIR (or a subcommand: list, gold, "
+              "compare, checks)")
+    if limit is not None and sample is not None:
+        _fail("give --limit N (the first N problems) or --sample N (a random N), not both")
     from orbot.agent import Agent
-    from orbot.eval.datasets import labels_by_text, load, resolve
     from orbot.eval.report import write_report
     from orbot.eval.runner import run_eval, select
+    from orbot.eval.runs import RunConflict, prepare_run_dir, run_config
+    from orbot.eval.sources import open_dataset
 
     try:
-        benchmark, version = resolve(dataset)
-        problems = select(load(benchmark, version, data_dir), limit, sample, seed)
+        source = open_dataset(dataset, data_dir, text_field, label_field)
+        problems = select(source.problems, limit, sample, seed)
         settings = get_settings()
         options = settings.solver_options()
         if time_limit is not None:
             options.time_limit = time_limit
         agent = Agent(settings=settings, model=model, rounds=rounds, samples=samples, solver_options=options,
                       include_code=False)
+        config = run_config(source, problems, agent, limit=limit, sample=sample, seed=seed)
+        moved = prepare_run_dir(out, config, force_new)
+    except RunConflict as exc:
+        _fail(str(exc), EXIT_RUN_CONFLICT)
     except OrbotError as exc:
         _fail(str(exc))
-    config = {"dataset": f"{benchmark}:{version}", "model": agent.llm.model, "rounds": agent.rounds,
-              "samples": agent.samples, "problems": len(problems), "limit": limit, "sample": sample, "seed": seed}
-    out.mkdir(parents=True, exist_ok=True)
-    saved = out / "run.json"
-    if saved.is_file():
-        previous = json.loads(saved.read_text())
-        if previous.get("dataset") != config["dataset"]:
-            _fail(f"{out} holds a run of {previous.get('dataset')}; use another --out")
-    saved.write_text(json.dumps(config, indent=1))
-    run_eval(problems, agent.solve, out, concurrency=concurrency,
-             other_labels=labels_by_text(benchmark, data_dir), progress=sys.stderr.isatty())
+    except OSError as exc:
+        _fail(f"cannot prepare the run folder {out}: {exc}")
+    for note in (source.note(), moved and f"--force-new: the earlier run's files are now in {moved}"):
+        if note:
+            print(note, file=sys.stderr)
+    run_eval(problems, agent.solve, out, concurrency=concurrency, other_labels=source.other_labels,
+             progress=sys.stderr.isatty())
     summary = write_report(out, config)
     accuracy = summary["accuracy"][summary["default_rule"]]
-    print(f"{config['dataset']}: accuracy ({summary['default_rule']}) {accuracy['count']}/{accuracy['of']}, "
-          f"execution {summary['execution']['count']}/{summary['execution']['of']}; report: {out / 'report.md'}")
+    unlabelled = f" ({summary['unlabelled']} unlabelled, not scored)" if summary["unlabelled"] else ""
+    print(f"{config['dataset']}: accuracy ({summary['default_rule']}) {accuracy['count']}/{accuracy['of']}"
+          f"{unlabelled}, execution {summary['execution']['count']}/{summary['execution']['of']}; "
+          f"report: {out / 'report.md'}")
 
 
 @eval_app.command("list")
@@ -249,16 +269,24 @@ def eval_gold(
 
 
 @eval_app.command("compare")
-def eval_compare(run_a: Path = typer.Argument(...), run_b: Path = typer.Argument(...),
-                 rule: str | None = typer.Option(None, "--rule")) -> None:
-    """Per-problem changes from run A to run B: fixed, broken, net."""
-    from orbot.eval.report import compare
+def eval_compare(run_a: Path = typer.Argument(..., help="run folder A (before)"),
+                 run_b: Path = typer.Argument(..., help="run folder B (after)"),
+                 rule: str | None = typer.Option(None, "--rule"),
+                 as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
+    """Run A against run B, problem by problem: accuracy of each, both right, only A, only B, neither."""
+    from orbot.eval.report import compare, compare_text
     from orbot.eval.scoring import DEFAULT_RULE, RULES
 
     if rule is not None and rule not in RULES:
         _fail(f"unknown rule '{rule}'; rules: {', '.join(RULES)}")
-    result = compare(run_a, run_b, rule or DEFAULT_RULE)
-    print(json.dumps(result, indent=1))
+    try:
+        result = compare(run_a, run_b, rule or DEFAULT_RULE)
+    except OrbotError as exc:
+        _fail(str(exc))
+    if as_json:
+        print(json.dumps(result, indent=1))
+    else:
+        sys.stdout.write(compare_text(result))
 
 
 @eval_app.command("checks")
@@ -267,7 +295,11 @@ def eval_checks(runs: list[Path] = typer.Argument(..., help="run folders of orbo
     """How often each check fires on the right and on the wrong answers of recorded runs (no LLM needed)."""
     from orbot.eval.check_audit import audit_checks
 
-    print(json.dumps(audit_checks(runs, data_dir), indent=1))
+    try:
+        audit = audit_checks(runs, data_dir)
+    except OrbotError as exc:
+        _fail(str(exc))
+    print(json.dumps(audit, indent=1))
 
 
 @app.command()

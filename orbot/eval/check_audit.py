@@ -7,14 +7,13 @@ on the formulations an eval run recorded, against the problems' own texts: no LL
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 from orbot.agent.checks import CHECKS, run_checks
 from orbot.errors import FormulationError
-from orbot.eval.datasets import load, resolve
 from orbot.eval.runner import read_records
+from orbot.eval.runs import run_dataset
 from orbot.eval.scoring import DEFAULT_RULE
 from orbot.formulation import Formulation
 from orbot.solving import solve_formulation
@@ -28,8 +27,7 @@ def audit_checks(run_dirs: list[Path], data_dir: str | Path | None = None) -> di
     totals: Counter = Counter()
     examples: dict[str, list[str]] = {kind: [] for kind in CHECKS}
     for run_dir in run_dirs:
-        config = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
-        texts = {p.id: p.text for p in load(*resolve(config["dataset"]), data_dir=data_dir)}
+        texts = {p.id: p.text for p in run_dataset(Path(run_dir), data_dir).problems}
         for record in read_records(Path(run_dir)):
             verdict = record["correct"].get(DEFAULT_RULE)
             formulation_data = (record.get("answer") or {}).get("formulation")

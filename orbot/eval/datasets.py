@@ -24,7 +24,7 @@ from typing import Any
 from orbot.errors import ConfigurationError
 
 __all__ = ["Label", "Problem", "registry", "resolve", "load", "data_root", "normalize_text", "parse_label",
-           "labels_by_text", "fetch"]
+           "labels_by_text", "fetch", "source_path", "fingerprint"]
 
 NO_SOLUTION = {"no best solution", "no solution", "infeasible", "unbounded", "-99999", "-9999"}
 DEFAULT_DOWNLOAD_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
@@ -135,6 +135,17 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def fingerprint(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (names and contents, in order): what a run's problems were."""
+    if path.is_file():
+        return _sha256(path)
+    digest = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(item.relative_to(path).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(item.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def _locate(entry: dict, data_dir: str | Path | None) -> Path:
     if entry.get("builtin"):
         return _datasets_dir() / entry["local"]
@@ -142,6 +153,11 @@ def _locate(entry: dict, data_dir: str | Path | None) -> Path:
     if root is not None and (root / entry["local"]).exists():
         return root / entry["local"]
     return fetch(entry)
+
+
+def source_path(benchmark: str, version: str, data_dir: str | Path | None = None) -> Path:
+    """The file or folder a registered version is read from (downloaded first if need be)."""
+    return _locate(registry()[benchmark]["versions"][version], data_dir)
 
 
 def load(benchmark: str, version: str | None = None, data_dir: str | Path | None = None) -> list[Problem]:

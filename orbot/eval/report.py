@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
+from orbot.errors import ConfigurationError
 from orbot.eval.runner import read_records
+from orbot.eval.runs import differences, read_config, run_records
 from orbot.eval.scoring import DEFAULT_RULE, RULES
 
-__all__ = ["summarize", "write_report", "compare"]
+__all__ = ["summarize", "write_report", "compare", "compare_text"]
 
 
 def _rate(numerator: int, denominator: int) -> dict:
@@ -45,6 +48,7 @@ def summarize(records: list[dict], config: dict | None = None) -> dict:
     return {
         "config": config or {},
         "problems": n,
+        "unlabelled": sum(1 for r in records if r["label_kind"] == "none"),  # not scored: no rate counts them
         "default_rule": DEFAULT_RULE,
         "accuracy": accuracy,
         "by_label_version": {v: _rate(sum(verdicts), len(verdicts)) for v, verdicts in sorted(by_version.items())},
@@ -93,8 +97,9 @@ def _markdown(summary: dict) -> str:
     lines = [f"# orbot eval: {config.get('dataset', '?')}", ""]
     if config:
         lines += [", ".join(f"{k}: {v}" for k, v in config.items() if k != "dataset"), ""]
-    lines += [f"{summary['problems']} problems. Execution rate (a model was built and solved to a definite status): "
-              f"{_cell(summary['execution'])}.", "", "| rule | correct |", "|---|---|"]
+    unlabelled = f" ({summary['unlabelled']} unlabelled: answered, not scored)" if summary["unlabelled"] else ""
+    lines += [f"{summary['problems']} problems{unlabelled}. Execution rate (a model was built and solved to a "
+              f"definite status): {_cell(summary['execution'])}.", "", "| rule | correct |", "|---|---|"]
     lines += [f"| {rule}{' (default)' if rule == summary['default_rule'] else ''} | {_cell(rate)} |"
               for rule, rate in summary["accuracy"].items()]
     if summary["by_label_version"]:
@@ -133,11 +138,76 @@ def _seconds(value: float | None) -> str:
 
 
 def compare(run_a: Path, run_b: Path, rule: str = DEFAULT_RULE) -> dict:
-    """Per-problem changes from run A to run B: fixed, broken, and the net change."""
-    a = {r["id"]: r["correct"].get(rule) for r in read_records(Path(run_a))}
-    b = {r["id"]: r["correct"].get(rule) for r in read_records(Path(run_b))}
-    common = sorted(set(a) & set(b))
-    fixed = [i for i in common if a[i] is False and b[i] is True]
-    broken = [i for i in common if a[i] is True and b[i] is False]
-    return {"rule": rule, "common": len(common), "fixed": fixed, "broken": broken, "net": len(fixed) - len(broken),
-            "only_in_a": sorted(set(a) - set(b)), "only_in_b": sorted(set(b) - set(a))}
+    """Problem by problem, run A against run B: who is right where, and what changed from A to B.
+
+    Accuracy is counted on the problems both runs answered and can score, so the two rates are
+    comparable; the problems only one run holds are listed apart."""
+    records_a = {r["id"]: r for r in run_records(Path(run_a))}
+    records_b = {r["id"]: r for r in run_records(Path(run_b))}
+    common = sorted(set(records_a) & set(records_b))
+    if not common:
+        raise ConfigurationError(f"{run_a} and {run_b} answered no problem in common (different datasets?)")
+    verdict_a = {i: records_a[i]["correct"].get(rule) for i in common}
+    verdict_b = {i: records_b[i]["correct"].get(rule) for i in common}
+    scored = [i for i in common if verdict_a[i] is not None and verdict_b[i] is not None]
+    fixed = [i for i in scored if not verdict_a[i] and verdict_b[i]]
+    broken = [i for i in scored if verdict_a[i] and not verdict_b[i]]
+    config_a, config_b = read_config(Path(run_a)) or {}, read_config(Path(run_b)) or {}
+    return {
+        "rule": rule, "run_a": str(run_a), "run_b": str(run_b),
+        "common": len(common), "scored": len(scored), "unscored": len(common) - len(scored),
+        "accuracy_a": _rate(sum(1 for i in scored if verdict_a[i]), len(scored)),
+        "accuracy_b": _rate(sum(1 for i in scored if verdict_b[i]), len(scored)),
+        "both_right": sum(1 for i in scored if verdict_a[i] and verdict_b[i]),
+        "only_a_right": len(broken), "only_b_right": len(fixed),
+        "neither": sum(1 for i in scored if not verdict_a[i] and not verdict_b[i]),
+        "fixed": fixed, "broken": broken, "net": len(fixed) - len(broken),
+        "differences": [_difference(records_a[i], records_b[i], rule) for i in [*fixed, *broken]],
+        "only_in_a": sorted(set(records_a) - set(records_b)), "only_in_b": sorted(set(records_b) - set(records_a)),
+        # what differs between the two configurations, so a difference in answers can be traced to its cause
+        "config_differences": differences(config_a, config_b) if config_a and config_b else [],
+    }
+
+
+def _difference(a: dict, b: dict, rule: str) -> dict:
+    def side(record: dict) -> dict:
+        return {"status": record.get("status"), "objective": record.get("objective"),
+                "correct": record["correct"].get(rule)}
+    return {"id": a["id"], "label": a.get("label"), "a": side(a), "b": side(b)}
+
+
+def compare_text(result: dict) -> str:
+    """The comparison for a reader: the problems whose verdict differs, then the totals."""
+    def answer(side: dict) -> str:
+        objective = "-" if side["objective"] is None else f"{side['objective']:.10g}"
+        return f"{'right' if side['correct'] else 'wrong'}: {side['status']} {objective}"
+
+    a, b = result["run_a"], result["run_b"]
+    lines = [f"A = {a}", f"B = {b}", f"rule: {result['rule']}; {result['common']} problems in common, "
+             f"{result['scored']} scored", ""]
+    if result["config_differences"]:
+        lines += ["configurations differ (A -> B):", *(f"  {line}" for line in result["config_differences"]), ""]
+    rows = [(d["id"], str(d["label"]), answer(d["a"]), answer(d["b"])) for d in result["differences"]]
+    if rows:
+        lines += [f"{len(rows)} problems where one run is right and the other wrong:",
+                  *_table(("problem", "label", "A", "B"), rows), ""]
+    else:
+        lines += ["no problem where one run is right and the other wrong", ""]
+    totals = [("accuracy A", _cell(result["accuracy_a"])), ("accuracy B", _cell(result["accuracy_b"])),
+              ("both right", str(result["both_right"])), ("only A right", str(result["only_a_right"])),
+              ("only B right", str(result["only_b_right"])), ("neither", str(result["neither"])),
+              ("net (B - A)", f"{result['net']:+d}")]
+    if result["unscored"]:
+        totals.append(("unlabelled (not scored)", str(result["unscored"])))
+    for name in ("a", "b"):
+        if result[f"only_in_{name}"]:
+            totals.append((f"only in {name.upper()} (not compared)", str(len(result[f"only_in_{name}"]))))
+    return "\n".join([*lines, *_table(("total", "problems"), totals)]) + "\n"
+
+
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """A plain-text table: fit for a terminal, a log and a diff alike."""
+    widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header))]
+    def line(row: tuple[str, ...]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+    return [line(header), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)]
