@@ -9,6 +9,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
 
 from orbot.agent import Agent, Attempt
 from orbot.agent.llm import OpenAICompatible
@@ -53,12 +54,22 @@ def create_app(settings: Settings | None = None, agent_factory: Callable[..., Ag
                               on_attempt=on_attempt)
         return agent.solve(request.problem).model_dump(mode="json")
 
+    def warm_up() -> None:
+        """Pay once at start what the first jobs would otherwise pay together: Pyomo's import (for the
+        generated code) and the default model's client."""
+        import pyomo.environ  # noqa: F401
+
+        if settings.base_url or settings.api_key:
+            llm_for(None)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        store = JobStore(settings.database_url)
+        store = JobStore(settings.database_url, connections=settings.workers + 8)
+        await run_in_threadpool(warm_up)
         runner = JobRunner(store, run_job, settings.workers, max_starts=settings.max_job_starts)
         app.state.store, app.state.runner = store, runner
         app.state.solver = SolverPool(settings)
+        await run_in_threadpool(app.state.solver.start)
         runner.start()
         try:
             yield

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
     event,
     func,
     select,
@@ -35,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-__all__ = ["Job", "JobStore", "JobRunner", "JobCancelled"]
+__all__ = ["Job", "JobStore", "JobRunner", "JobCancelled", "FINAL", "MAX_PAGE_SIZE", "MAX_OFFSET"]
 
 metadata = MetaData()
 jobs_table = Table(
@@ -55,6 +56,8 @@ jobs_table = Table(
 )
 
 FINAL = ("done", "failed", "cancelled")
+MAX_PAGE_SIZE = 200
+MAX_OFFSET = 1_000_000_000  # past any caller's jobs, and well inside every database's integer (SQLite: 2**63)
 
 
 class JobCancelled(Exception):
@@ -85,16 +88,22 @@ class Job:
 
 
 class JobStore:
-    def __init__(self, url: str):
-        connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
-        self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-        if url.startswith("sqlite"):
+    def __init__(self, url: str, connections: int = 16):
+        """``connections``: kept open, at least the threads that use the store at once (fewer, and
+        connections are opened and closed per statement, which costs more than the statement)."""
+        sqlite = url.startswith("sqlite")
+        connect_args = {"check_same_thread": False, "timeout": 30} if sqlite else {}
+        self.engine: Engine = create_engine(url, connect_args=connect_args, pool_size=connections,
+                                            max_overflow=connections, pool_pre_ping=not sqlite)
+        if sqlite:
             @event.listens_for(self.engine, "connect")
-            def _sqlite_pragmas(connection, _record):  # many readers beside one writer; durable commits
+            def _sqlite_pragmas(connection, _record):  # durable commits without a sync per commit
                 cursor = connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.close()
+
+            with self.engine.connect() as connection:  # many readers beside one writer; kept by the file
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         metadata.create_all(self.engine)
 
     def ping(self) -> bool:
@@ -111,7 +120,7 @@ class JobStore:
         return self.existing(job_id)
 
     def existing(self, job_id: str) -> Job:
-        """A job known to be in the store (jobs are never deleted)."""
+        """A job known to be in the store (only jobs that have ended are ever deleted)."""
         job = self.get(job_id)
         if job is None:
             raise LookupError(f"job {job_id} is missing from the store")
@@ -126,6 +135,9 @@ class JobStore:
         return Job.from_row(row) if row else None
 
     def page(self, owner: str, limit: int, offset: int) -> tuple[list[Job], int]:
+        if not (1 <= limit <= MAX_PAGE_SIZE and 0 <= offset <= MAX_OFFSET):  # a database would raise, or scan
+            raise ValueError(f"page limit {limit} outside 1..{MAX_PAGE_SIZE} or offset {offset} outside "
+                             f"0..{MAX_OFFSET}")
         with self.engine.connect() as connection:
             rows = connection.execute(select(jobs_table).where(jobs_table.c.owner == owner)
                                       .order_by(jobs_table.c.created_at.desc(), jobs_table.c.id)
@@ -173,6 +185,17 @@ class JobStore:
                                .values(cancel_requested=True))
         return self.get(job_id, owner)
 
+    def delete(self, job_id: str, owner: str) -> Job | None:
+        """Forget a job that has ended; returns it as it was (None: no such job of this owner). A job still
+        queued or running is left as it is (its status says so): a worker or a waiter still needs its row."""
+        with self.engine.begin() as connection:
+            row = connection.execute(select(jobs_table).where(jobs_table.c.id == job_id,
+                                                              jobs_table.c.owner == owner)).first()
+            if row is not None:  # the status condition again: a final status never changes back
+                connection.execute(delete(jobs_table).where(jobs_table.c.id == job_id,
+                                                            jobs_table.c.status.in_(FINAL)))
+        return Job.from_row(row) if row is not None else None
+
     def requeue_interrupted(self) -> int:
         """Jobs left running by a stop go back to the queue."""
         with self.engine.begin() as connection:
@@ -184,7 +207,10 @@ class JobStore:
 
 
 class JobRunner:
-    """Worker threads that claim and run jobs; notifies waiters on the event loop when one ends."""
+    """Worker threads that run jobs, fed by one dispatcher that claims a job whenever a worker is free;
+    notifies waiters on the event loop when a job ends.
+
+    One claimer, not one per worker: idle workers would otherwise each poll the database."""
 
     def __init__(self, store: JobStore, run: Callable[[Job, Callable[[dict], bool]], dict], workers: int,
                  poll_seconds: float = 0.5, max_starts: int = 3):
@@ -192,18 +218,21 @@ class JobRunner:
         self.max_starts = max_starts
         self.run = run
         self.workers = workers
-        self.poll_seconds = poll_seconds
+        self.poll_seconds = poll_seconds  # how soon jobs queued by another process (or requeued) are seen
         self._wake = threading.Condition()
+        self._notified = False
         self._stopping = False
+        self._free = threading.Semaphore(workers)
         self._pool: ThreadPoolExecutor | None = None
+        self._dispatcher: threading.Thread | None = None
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
         self._waiters_lock = threading.Lock()
 
     def start(self) -> None:
         self.store.requeue_interrupted()
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="orbot-job")
-        for _ in range(self.workers):
-            self._pool.submit(self._loop)
+        self._dispatcher = threading.Thread(target=self._dispatch, name="orbot-dispatch", daemon=True)
+        self._dispatcher.start()
 
     def stop(self) -> None:
         """Stop taking jobs. Running ones are left to finish or, if the process ends first, to be
@@ -211,11 +240,15 @@ class JobRunner:
         with self._wake:
             self._stopping = True
             self._wake.notify_all()
+        if self._dispatcher is not None:
+            self._dispatcher.join(timeout=5)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
     def notify(self) -> None:
+        """A job was queued: claim it now rather than at the next poll."""
         with self._wake:
+            self._notified = True
             self._wake.notify()
 
     async def wait(self, job_id: str, timeout: float) -> None:
@@ -225,7 +258,7 @@ class JobRunner:
         with self._waiters_lock:
             self._waiters.setdefault(job_id, []).append((loop, future))
         try:
-            job = self.store.get(job_id)
+            job = await asyncio.to_thread(self.store.get, job_id)  # it may have ended before we waited
             if job is not None and job.status in FINAL:
                 return
             await asyncio.wait_for(future, timeout)
@@ -239,18 +272,26 @@ class JobRunner:
                 if not waiting:
                     self._waiters.pop(job_id, None)
 
-    def _loop(self) -> None:
-        while True:
-            with self._wake:
-                if self._stopping:
-                    return
+    def _dispatch(self) -> None:
+        assert self._pool is not None
+        while not self._stopping:
+            if not self._free.acquire(timeout=self.poll_seconds):
+                continue  # every worker busy
             job = self.store.claim()
             if job is None:
+                self._free.release()
                 with self._wake:
-                    if not self._stopping:
+                    if not (self._stopping or self._notified):
                         self._wake.wait(self.poll_seconds)
+                    self._notified = False
                 continue
+            self._pool.submit(self._work, job)
+
+    def _work(self, job: Job) -> None:
+        try:
             self._execute(job)
+        finally:
+            self._free.release()
 
     def _execute(self, job: Job) -> None:
         def report(progress: dict) -> bool:

@@ -24,44 +24,12 @@ from typing import Any
 from fastapi import Request
 from pebble import ProcessExpired, ProcessPool
 
-from orbot.codegen import generate_code
-from orbot.errors import FormulationError, Issue, OrbotError
-from orbot.formulation import Formulation
 from orbot.service.deps import until_done_or_gone
 from orbot.service.problems import ProblemResponse
-from orbot.settings import Limits, Settings, SolverOptions
-from orbot.solving import solve_formulation
+from orbot.service.worker import unpack
+from orbot.settings import Settings
 
-__all__ = ["FairQueue", "SolverPool", "solve_task", "code_task"]
-
-
-# --- what runs in a worker: plain data in, plain data out (exceptions with custom fields don't pickle) ---
-def solve_task(data: dict, options: SolverOptions, limits: Limits) -> tuple[str, Any]:
-    try:
-        return "ok", solve_formulation(Formulation.from_data(data), options, limits).model_dump(mode="json")
-    except FormulationError as exc:
-        return "invalid", [issue.to_dict() for issue in exc.issues]
-    except OrbotError as exc:
-        return "error", str(exc)
-
-
-def code_task(data: dict, limits: Limits) -> tuple[str, Any]:
-    try:
-        return "ok", generate_code(Formulation.from_data(data), limits=limits).script
-    except FormulationError as exc:
-        return "invalid", [issue.to_dict() for issue in exc.issues]
-    except OrbotError as exc:
-        return "error", str(exc)
-
-
-def _unpack(outcome: tuple[str, Any]) -> Any:
-    kind, payload = outcome
-    if kind == "invalid":
-        fields = ("kind", "element", "name", "message", "symbol", "hint")
-        raise FormulationError([Issue(**{key: issue[key] for key in fields}) for issue in payload])
-    if kind == "error":
-        raise ProblemResponse(400, "request cannot be served", detail=payload)
-    return payload
+__all__ = ["FairQueue", "SolverPool"]
 
 
 class FairQueue:
@@ -143,8 +111,12 @@ class SolverPool:
         self.settings = settings
         self.queue = FairQueue(settings.solver_workers, settings.solver_queue, settings.solver_queue_per_caller)
         context = multiprocessing.get_context("forkserver")  # workers forked from a clean, preloaded process
-        context.set_forkserver_preload(["orbot.service.solver"])
+        context.set_forkserver_preload(["orbot.service.worker"])
         self._pool = ProcessPool(max_workers=settings.solver_workers, context=context)
+
+    def start(self) -> None:
+        """Start the workers (seconds, the first time: the fork server imports the solver stack)."""
+        self._pool.active  # noqa: B018 (pebble starts its pool on first look)
 
     @property
     def alive(self) -> bool:
@@ -176,7 +148,7 @@ class SolverPool:
                 raise ProblemResponse(499, "client closed request")  # the finally below stops the worker
             outcome = future.result()
             self.queue.observe(time.monotonic() - started)
-            return _unpack(outcome)
+            return unpack(outcome)
         finally:
             if not future.done():
                 future.cancel()

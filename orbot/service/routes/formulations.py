@@ -10,13 +10,14 @@ from orbot.service.deps import LimitedCaller, SettingsDep, time_limit_within_cap
 from orbot.service.openapi import responses
 from orbot.service.schemas import CodePublic, FormulationCode, FormulationSolve
 from orbot.service.security import caller
-from orbot.service.solver import code_task, solve_task
+from orbot.service.worker import code_task, solve_task
 from orbot.solving import SolveResult
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(caller)], tags=["formulations"])
 
 
-_SOLVER = responses("unauthorized", "cannot_serve", "too_large", "invalid", "rate_limited", "solver_busy")
+_SOLVER = responses("unparsable", "cannot_serve", "unauthorized", "too_large", "invalid", "rate_limited",
+                    "solver_busy")
 
 
 @router.post("/formulations/solve", operation_id="solveFormulation", response_model=SolveResult, responses=_SOLVER)
