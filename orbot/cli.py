@@ -1,7 +1,8 @@
 """The ``orbot`` command line: human-readable by default, ``--json`` for machines.
 
-Exit codes: 0 solved, or proven infeasible/unbounded; 1 no definite answer (time limit without
-a solution, solver error); 2 invalid input, with every problem listed on stderr.
+With --json, stdout carries exactly one JSON object whatever happens; a failure adds
+``{"error": {"kind": ..., "message": ...}}`` to it. Exit codes are the EXIT_* constants, and
+EXIT_CODES_HELP (the epilog of ``orbot --help``) says what they and the error kinds mean.
 """
 
 from __future__ import annotations
@@ -9,29 +10,90 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from orbot import __version__
 from orbot.errors import ConfigurationError, FormulationError, OrbotError
 from orbot.formulation import Formulation
-from orbot.settings import get_settings
+from orbot.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from orbot.agent import Answer, Attempt
+
+EXIT_OK, EXIT_NO_ANSWER, EXIT_INVALID, EXIT_LLM = 0, 1, 2, 4  # 3 is orbot eval's EXIT_RUN_CONFLICT
+
+# lines under 78 characters: rich keeps them as they are in an 80-column terminal
+EXIT_CODES_HELP = f"""Exit codes:
+  {EXIT_OK}  solved, or proven infeasible or unbounded
+  {EXIT_NO_ANSWER}  no definite answer: a time limit without a solution, a solver error,
+     no usable formulation after every round
+  {EXIT_INVALID}  invalid input or settings, every problem on stderr: an option out of
+     range, an unreadable or non-UTF-8 file, an invalid formulation, no LLM
+     endpoint configured
+  3  orbot eval: --out holds a run of another configuration
+  {EXIT_LLM}  the LLM endpoint failed: unreachable, timeout, key refused, a reply
+     that is no chat completion (the message names the endpoint)
+With --json, stdout is one JSON object even then, with
+{{"error": {{"kind": ..., "message": ...}}}}; kinds: usage, input,
+invalid_formulation (and "issues"), configuration, llm (and "llm_kind":
+unreachable, timeout, auth, rejected, bad_reply or server)."""
+
+# the REST service's bounds (orbot.service.schemas), so the CLI accepts what the API accepts
+MAX_TIME_LIMIT, MAX_SAMPLES, MAX_ROUNDS, MAX_READINGS = 3600, 16, 20, 5
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Optimization problems in plain language, "
-                  "solved: formulate with an LLM, compile to Pyomo, solve with HiGHS.")
+                  "solved: formulate with an LLM, compile to Pyomo, solve with HiGHS.", epilog=EXIT_CODES_HELP)
 out = Console()
-
-EXIT_OK, EXIT_NO_ANSWER, EXIT_INVALID = 0, 1, 2
 
 
 def main() -> None:
-    app()
+    """The entry point; with --json even a bad option is answered with one JSON object."""
+    if "--json" not in sys.argv[1:]:
+        app()
+        return
+    try:
+        code = app(standalone_mode=False)
+    except Exception as exc:
+        # a click usage error (typer vendors click, so its classes are private): known by its interface
+        if not all(hasattr(exc, name) for name in ("format_message", "show", "exit_code")):
+            raise
+        usage: Any = exc
+        print(json.dumps({"error": {"kind": "usage", "message": usage.format_message()}}))
+        usage.show()
+        sys.exit(usage.exit_code)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-def _fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
+def _time_limit(value: float | None) -> float | None:
+    """--time-limit must be positive (the upper bound is the option's max)."""
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"{value:g} is not a time limit: give seconds > 0")
+    return value
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"orbot {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                          help="print orbot's version and exit")) -> None:
+    """Options before the command (the help text is the app's)."""
+
+
+def _fail(message: str, code: int = EXIT_INVALID, *, kind: str = "input", as_json: bool = False,
+          **details: Any) -> NoReturn:
+    """The message on stderr; with --json also on stdout as {"error": ...}, so stdout stays one JSON object."""
+    if as_json:
+        print(json.dumps({"error": {"kind": kind, "message": message, **details}}))
     print(message, file=sys.stderr)  # plain text: no wrapping, fit for logs and machines
     raise typer.Exit(code)
 
@@ -40,19 +102,66 @@ def _invalid(exc: FormulationError, as_json: bool) -> NoReturn:
     """Every problem on stderr; with --json also a machine-readable object on stdout."""
     if as_json:
         print(json.dumps({"status": "invalid", "objective": None, "variables": {},
-                          "issues": [issue.to_dict() for issue in exc.issues]}))
+                          "issues": [issue.to_dict() for issue in exc.issues],
+                          "error": {"kind": "invalid_formulation", "message": str(exc)}}))
     _fail(str(exc))
 
 
-def _load_formulation(path: Path, as_json: bool = False) -> Formulation:
+def _read_text(path: Path, as_json: bool) -> str:
+    """A file's text (stdin's for -) as UTF-8: an unreadable or undecodable file is named, with the bad byte."""
+    name = "stdin" if str(path) == "-" else str(path)
     try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     except OSError as exc:
-        _fail(f"cannot read {path}: {exc.strerror}")
+        _fail(f"cannot read {name}: {exc.strerror or exc}", as_json=as_json)
+    try:
+        return data.decode("utf-8-sig")  # a byte-order mark, as some editors write, is not an error
+    except UnicodeDecodeError as exc:
+        _fail(f"cannot read {name}: it is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+              "save it as UTF-8", as_json=as_json)
+
+
+def _settings(as_json: bool) -> Settings:
+    """The settings, or the ORBOT_* variables that do not parse, named (not a pydantic traceback)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        wrong = "; ".join(f"ORBOT_{'__'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+                          for error in exc.errors())
+        _fail(f"invalid setting: {wrong}", kind="configuration", as_json=as_json)
+
+
+def _load_formulation(path: Path, as_json: bool = False) -> Formulation:
+    text = _read_text(path, as_json)
     try:
         return Formulation.from_json(text)
     except FormulationError as exc:
         _invalid(exc, as_json)
+
+
+class _Progress:
+    """One status line on stderr while the LLM works: each attempt's outcome as it comes (on a terminal only)."""
+
+    def __init__(self, model: str, samples: int):
+        self.model, self.samples = model, samples
+        self.done: list[str] = []
+        self._status = Console(stderr=True).status(self._text())
+
+    def __enter__(self) -> _Progress:
+        self._status.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._status.stop()
+
+    def attempt(self, attempt: Attempt) -> None:
+        where = f"round {attempt.round}" + (f" of sample {attempt.sample + 1}" if self.samples > 1 else "")
+        objective = f" {attempt.objective:.6g}" if attempt.objective is not None else ""
+        self.done.append(f"{where}: {attempt.category}{objective}")
+        self._status.update(self._text())
+
+    def _text(self) -> str:
+        return "; ".join(self.done[-3:] + [f"waiting on {self.model}..."])
 
 
 @app.command()
@@ -60,10 +169,12 @@ def solve(
     text: str | None = typer.Argument(None, help="the problem, in words (or use -f)"),
     file: Path | None = typer.Option(None, "-f", "--file", help="read the problem from a file, or - for stdin"),
     model: str | None = typer.Option(None, "--model", help="LLM model name (default: ORBOT_MODEL)"),
-    rounds: int | None = typer.Option(None, "--rounds", min=1, max=20, help="formulate-and-revise rounds"),
-    samples: int | None = typer.Option(None, "--samples", min=1, max=32, help="independent formulations that vote"),
-    time_limit: float | None = typer.Option(None, "--time-limit", help="solver time limit per solve, seconds"),
-    readings: int | None = typer.Option(None, "--readings", min=0, max=5,
+    rounds: int | None = typer.Option(None, "--rounds", min=1, max=MAX_ROUNDS, help="formulate-and-revise rounds"),
+    samples: int | None = typer.Option(None, "--samples", min=1, max=MAX_SAMPLES,
+                                       help="independent formulations that vote"),
+    time_limit: float | None = typer.Option(None, "--time-limit", max=MAX_TIME_LIMIT, callback=_time_limit,
+                                            help="solver time limit per solve, seconds (0 < s <= 3600)"),
+    readings: int | None = typer.Option(None, "--readings", min=0, max=MAX_READINGS,
                                            help="other readings (and parts) asked for after solving; 0: none"),
     checks: str | None = typer.Option(None, "--checks", help="comma-separated checks that may cost a round; "
                                          "'' for none (default: ORBOT_CHECKS)"),
@@ -75,13 +186,10 @@ def solve(
     if text is not None and file is None:
         problem = text
     elif file is not None and text is None:
-        try:
-            problem = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-        except OSError as exc:
-            _fail(f"cannot read {file}: {exc.strerror}")
+        problem = _read_text(file, as_json)
     else:
-        _fail("give the problem either as TEXT or with -f FILE")
-    settings = get_settings()
+        _fail("give the problem either as TEXT or with -f FILE", kind="usage", as_json=as_json)
+    settings = _settings(as_json)
     options = settings.solver_options()
     if time_limit is not None:
         options.time_limit = time_limit
@@ -89,17 +197,36 @@ def solve(
         chosen_checks = None if checks is None else tuple(c.strip() for c in checks.split(",") if c.strip())
         agent = Agent(settings=settings, model=model, rounds=rounds, samples=samples, solver_options=options,
                       readings=readings, checks=chosen_checks)
-        answer = agent.solve(problem)
+        progress = _Progress(agent.llm.model, agent.samples) if sys.stderr.isatty() else None
+        agent.on_attempt = progress.attempt if progress is not None else None
+        if progress is None:
+            answer = agent.solve(problem)
+        else:
+            with progress:
+                answer = agent.solve(problem)
     except ConfigurationError as exc:
-        _fail(str(exc))
+        _fail(str(exc), kind="configuration", as_json=as_json)
     except OrbotError as exc:
-        _fail(str(exc))
+        _fail(str(exc), as_json=as_json)
+    if answer.status == "llm_error":
+        _llm_failed(answer, as_json)
     if as_json:
         print(answer.model_dump_json(exclude_none=False))
     else:
         _print_answer(answer)
     definite = answer.status in ("optimal", "time_limit_feasible", "infeasible", "unbounded", "infeasible_or_unbounded")
     raise typer.Exit(EXIT_OK if definite else EXIT_NO_ANSWER)
+
+
+def _llm_failed(answer: Answer, as_json: bool) -> NoReturn:
+    """The endpoint's error, not an empty answer; with --json the Answer (its attempts) and the error in one object."""
+    last = answer.attempts[-1]
+    message = f"the LLM endpoint failed: {last.error}"
+    error = {"kind": "llm", "llm_kind": last.error_kind, "message": message}
+    if as_json:
+        print(json.dumps({**json.loads(answer.model_dump_json()), "error": error}))
+    print(message, file=sys.stderr)
+    raise typer.Exit(EXIT_LLM)
 
 
 def _print_answer(answer) -> None:
@@ -311,15 +438,16 @@ def schema() -> None:
 @app.command("solve-formulation")
 def solve_formulation_command(
     file: Path = typer.Argument(..., help="formulation JSON file, or - for stdin"),
-    time_limit: float | None = typer.Option(None, "--time-limit", help="solver time limit in seconds"),
-    mip_gap: float | None = typer.Option(None, "--mip-gap", help="relative MIP gap to stop at"),
+    time_limit: float | None = typer.Option(None, "--time-limit", max=MAX_TIME_LIMIT, callback=_time_limit,
+                                            help="solver time limit, seconds (0 < s <= 3600)"),
+    mip_gap: float | None = typer.Option(None, "--mip-gap", min=0, max=1, help="relative MIP gap to stop at"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
 ) -> None:
     """Validate, compile and solve a formulation with HiGHS; no LLM involved."""
     from orbot.solving import solve_formulation
 
     formulation = _load_formulation(file, as_json)
-    settings = get_settings()
+    settings = _settings(as_json)
     options = settings.solver_options()
     if time_limit is not None:
         options.time_limit = time_limit
@@ -330,7 +458,7 @@ def solve_formulation_command(
     except FormulationError as exc:
         _invalid(exc, as_json)
     except OrbotError as exc:
-        _fail(str(exc))
+        _fail(str(exc), as_json=as_json)
     if as_json:
         print(result.model_dump_json())
     else:
@@ -343,27 +471,38 @@ def codegen(
     file: Path = typer.Argument(..., help="formulation JSON file, or - for stdin"),
     output: Path | None = typer.Option(None, "-o", "--output", help="write the script here (default: stdout)"),
     data_file: bool = typer.Option(False, "--data-file", help="put the data in a JSON file beside the script"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object: script, data_file, data, written"),
 ) -> None:
     """Write a standalone Pyomo script for a formulation (needs only Pyomo and highspy to run)."""
     from orbot.codegen import generate_code
 
-    formulation = _load_formulation(file)
     if data_file and output is None:
-        _fail("--data-file needs -o/--output: the data file is written beside the script")
+        _fail("--data-file needs -o/--output: the data file is written beside the script", kind="usage",
+              as_json=as_json)
+    formulation = _load_formulation(file, as_json)
     data_name = f"{output.stem}.data.json" if data_file and output is not None else None
     try:
-        code = generate_code(formulation, data_file=data_name, limits=get_settings().limits)
+        code = generate_code(formulation, data_file=data_name, limits=_settings(as_json).limits)
     except FormulationError as exc:
-        _invalid(exc, False)
-    if output is None:
+        _invalid(exc, as_json)
+    written: list[Path] = []
+    if output is not None:
+        # generate_code gives the data and its file name together
+        data_path = output.parent / code.data_file if code.data is not None and code.data_file is not None else None
+        try:
+            output.write_text(code.script, encoding="utf-8")
+            written.append(output)
+            if data_path is not None:
+                data_path.write_text(json.dumps(code.data), encoding="utf-8")
+                written.append(data_path)
+        except OSError as exc:
+            _fail(f"cannot write {exc.filename}: {exc.strerror or exc}", as_json=as_json)
+        print("wrote " + " and ".join(map(str, written)), file=sys.stderr)
+    if as_json:
+        print(json.dumps({"script": code.script, "data_file": code.data_file, "data": code.data,
+                          "written": [str(path) for path in written]}))
+    elif output is None:
         sys.stdout.write(code.script)
-        return
-    output.write_text(code.script, encoding="utf-8")
-    # generate_code gives the data and its file name together
-    data_path = output.parent / code.data_file if code.data is not None and code.data_file is not None else None
-    if data_path is not None:
-        data_path.write_text(json.dumps(code.data), encoding="utf-8")
-    print(f"wrote {output}" + (f" and {data_path}" if data_path is not None else ""), file=sys.stderr)
 
 
 def _adjudication_text(adjudication: dict) -> str:

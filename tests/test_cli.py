@@ -142,3 +142,161 @@ def test_every_command_is_there():
     run = orbot("eval", "--help")
     for command in ("list", "gold", "compare"):
         assert f" {command} " in run.stdout, command
+
+
+def plain_env(**extra) -> dict:
+    """The environment without any ORBOT_/OPENAI_ setting of the machine running the tests."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORBOT_", "OPENAI_"))}
+    env.update(extra)
+    return env
+
+
+def one_json_object(stdout: str) -> dict:
+    value = json.loads(stdout)  # raises unless stdout is exactly one JSON document
+    assert isinstance(value, dict)
+    return value
+
+
+def test_version():
+    import orbot as package
+
+    run = orbot("--version")
+    assert run.returncode == 0 and run.stdout.strip() == f"orbot {package.__version__}"
+
+
+@pytest.mark.parametrize("args, option", [
+    (["solve-formulation", str(EXAMPLES / "wyndor_lp.json"), "--time-limit", "-5"], "--time-limit"),
+    (["solve-formulation", str(EXAMPLES / "wyndor_lp.json"), "--time-limit", "3601"], "--time-limit"),
+    (["solve-formulation", str(EXAMPLES / "wyndor_lp.json"), "--mip-gap", "7"], "--mip-gap"),
+    (["solve", "maximize x", "--time-limit", "0"], "--time-limit"),
+    (["solve", "maximize x", "--samples", "17"], "--samples"),  # the REST API's bound
+    (["solve", "maximize x", "--readings", "6"], "--readings"),
+])
+def test_options_are_bounded_as_in_the_rest_api(args, option):
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", *args, "--json"], capture_output=True, text=True,
+                         timeout=120, env=plain_env(ORBOT_BASE_URL="http://127.0.0.1:9/v1", ORBOT_MODEL="m"))
+    assert run.returncode == 2, run.stdout
+    error = one_json_object(run.stdout)["error"]
+    assert error["kind"] == "usage" and option in error["message"]
+    assert option in run.stderr and "Traceback" not in run.stderr
+
+
+LATIN_1 = '{"name": "café"}'.encode("latin-1")  # é is byte 0xe9 at offset 13
+
+
+@pytest.mark.parametrize("command, as_json", [(["solve-formulation"], False), (["codegen"], True),
+                                              (["solve", "-f"], False), (["solve", "-f"], True)])
+def test_a_file_that_is_not_utf8_is_named_with_the_offset(tmp_path, command, as_json):
+    path = tmp_path / "latin1.json"
+    path.write_bytes(LATIN_1)
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", *command, str(path), *(["--json"] if as_json else [])],
+                         capture_output=True, text=True, timeout=120, env=plain_env())
+    assert run.returncode == 2
+    assert f"cannot read {path}: it is not UTF-8 text (byte 0xe9 at offset 13)" in run.stderr
+    assert "Traceback" not in run.stderr
+    if as_json:
+        assert one_json_object(run.stdout)["error"]["kind"] == "input"
+
+
+def test_stdin_that_is_not_utf8_is_named_too():
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve-formulation", "-"], input=LATIN_1,
+                         capture_output=True, timeout=120, env=plain_env())
+    assert run.returncode == 2 and b"cannot read stdin: it is not UTF-8 text" in run.stderr
+
+
+@pytest.mark.parametrize("args, env, kind", [
+    (["solve", "maximize profit"], {}, "configuration"),
+    (["solve", "maximize profit"], {"ORBOT_BASE_URL": "http://127.0.0.1:9/v1", "ORBOT_ROUNDS": "0"},
+     "configuration"),
+    (["solve", "maximize profit", "-f", "problem.txt"], {}, "usage"),
+    (["solve-formulation", "/nonexistent.json"], {}, "input"),
+    (["codegen", str(EXAMPLES / "wyndor_lp.json"), "--data-file"], {}, "usage"),
+    (["codegen", "-"], {}, "invalid_formulation"),
+])
+def test_json_errors_are_one_object_on_stdout(args, env, kind):
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", *args, "--json"], input='{"variables": []}',
+                         capture_output=True, text=True, timeout=120, env=plain_env(**env))
+    assert run.returncode == 2
+    error = one_json_object(run.stdout)["error"]
+    assert error["kind"] == kind and error["message"] and error["message"].splitlines()[0] in run.stderr
+    assert "Traceback" not in run.stderr
+    if kind == "configuration" and "ORBOT_ROUNDS" in env:
+        assert "ORBOT_ROUNDS" in error["message"]
+
+
+def test_codegen_json(tmp_path):
+    run = orbot("codegen", str(EXAMPLES / "wyndor_lp.json"), "--json")
+    assert run.returncode == 0
+    code = one_json_object(run.stdout)
+    assert "pyo.ConcreteModel" in code["script"] and code["written"] == [] and code["data"] is None
+    run = orbot("codegen", str(EXAMPLES / "wyndor_lp.json"), "-o", str(tmp_path / "m.py"), "--data-file", "--json")
+    code = one_json_object(run.stdout)
+    assert run.returncode == 0 and code["written"] == [str(tmp_path / "m.py"), str(tmp_path / "m.data.json")]
+    assert code["data_file"] == "m.data.json" and (tmp_path / "m.data.json").is_file()
+
+
+PROXY_PAGE = "<html><head><title>502 Proxy Error</title></head><body>upstream unavailable</body></html>"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_an_llm_endpoint_failure_exits_four_and_names_the_endpoint(fake_llm, as_json):
+    fake_llm.script({"raw": PROXY_PAGE})
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve", "maximize profit",
+                          *(["--json"] if as_json else [])], capture_output=True, text=True, timeout=120,
+                         env=solve_env(fake_llm.url))
+    assert run.returncode == 4, run.stderr
+    assert f"the LLM endpoint failed: {fake_llm.url} does not speak chat-completions" in run.stderr
+    assert "502 Proxy Error" in run.stderr and "Traceback" not in run.stderr
+    if as_json:
+        answer = one_json_object(run.stdout)
+        assert answer["status"] == "llm_error" and answer["attempts"][0]["error_kind"] == "bad_reply"
+        assert answer["error"]["kind"] == "llm" and answer["error"]["llm_kind"] == "bad_reply"
+    else:
+        assert run.stdout == ""
+
+
+def run_on_a_terminal(args: list[str], env: dict) -> tuple[subprocess.CompletedProcess, str]:
+    """Run the CLI with stderr on a pseudo-terminal; what the terminal showed, escape codes and all."""
+    import os
+    import pty
+    import threading
+
+    master, slave = pty.openpty()
+    shown: list[bytes] = []
+
+    def read() -> None:
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the terminal closed
+                return
+            if not data:
+                return
+            shown.append(data)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        run = subprocess.run([sys.executable, "-m", "orbot.cli", *args], stdout=subprocess.PIPE, stderr=slave,
+                             text=True, timeout=120, env={**env, "TERM": "xterm"})
+    finally:
+        os.close(slave)
+        reader.join(10)
+        os.close(master)
+    return run, b"".join(shown).decode(errors="replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_progress_shows_on_a_terminal_only(fake_llm):
+    workshop = json.loads(WORKSHOP.read_text())
+    steps = ({"content": "not json"}, {"delay": 0.3, "content": json.dumps(workshop["formulation"])})
+    fake_llm.script(*steps)
+    run, shown = run_on_a_terminal(["solve", workshop["problem"], "--json"], solve_env(fake_llm.url))
+    assert run.returncode == 0 and one_json_object(run.stdout)["status"] == "optimal"
+    assert "waiting on fake-model" in shown and "round 1: json" in shown
+    fake_llm.script(*steps)
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve", workshop["problem"], "--json"],
+                         capture_output=True, text=True, timeout=120, env=solve_env(fake_llm.url))
+    assert run.returncode == 0 and run.stderr == ""  # not a terminal: nothing but the answer
