@@ -134,7 +134,8 @@ def test_retries_give_up_with_an_llm_error(fake_llm, llm_settings):
     fake_llm.script(*[{"status": 500}] * 3)
     answer = Agent(settings=settings).solve(PROBLEM)
     assert answer.status == "llm_error" and answer.attempts[0].category == "llm_error"
-    assert len(fake_llm.requests) == 3
+    assert len(fake_llm.requests) == 3 and answer.attempts[0].requests == 3  # every try counted
+    assert answer.attempts[0].error_kind == "server" and fake_llm.url in answer.attempts[0].error
 
 
 def test_prose_with_a_json_block(fake_llm, llm_settings):
@@ -223,7 +224,7 @@ def test_context_length_400_is_not_mistaken_for_a_format_refusal(fake_llm, llm_s
                      "requested 12000 tokens"})
     answer = Agent(settings=llm_settings).solve(PROBLEM)
     assert answer.status == "llm_error" and len(fake_llm.requests) == 1
-    assert "ORBOT_MAX_TOKENS" in answer.attempts[0].error
+    assert "ORBOT_MAX_TOKENS" in answer.attempts[0].error and answer.attempts[0].error_kind == "rejected"
 
 
 def test_reasoning_model_parameters_are_adapted(fake_llm, llm_settings):

@@ -4,6 +4,7 @@
 Ollama, a test double). It asks for JSON-schema output, falls back to JSON mode and then to
 plain text when the endpoint refuses a response format (remembering what worked), retries
 transient failures with tenacity (exponential backoff with jitter, honouring Retry-After),
+turns every failure into one ``LLMError`` that names the endpoint and quotes what came back,
 counts tokens, and can cache replies on disk so reruns are free and reproducible.
 Extracting a JSON object from a reply (``extract_json``) lives here too.
 """
@@ -228,23 +229,19 @@ class OpenAICompatible:
     # --- what went wrong ------------------------------------------------------------------------
     def _read_completion(self, http: Any, requests: int) -> tuple[str, str | None, Usage]:
         """Content, finish reason and usage of a 200 reply; an LLMError quoting it if it is no chat completion."""
-        body = http.text
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            data = None
+        data = _parse(http.text)
         choices = data.get("choices") if isinstance(data, dict) else None
-        if not isinstance(choices, list) or not all(
+        if not isinstance(data, dict) or not isinstance(choices, list) or not all(
                 isinstance(c, dict) and isinstance(c.get("message"), dict)
                 and isinstance(c["message"].get("content"), (str, type(None))) for c in choices):
             content_type = http.headers.get("content-type", "no content-type")
             raise self._error("bad_reply", f"{self.endpoint} does not speak chat-completions: it answered HTTP "
-                              f"{http.status_code} ({content_type}): {_start(body)}; check ORBOT_BASE_URL (an "
-                              "OpenAI-compatible server's URL usually ends in /v1)", requests, _start(body))
-        choice = choices[0] if choices else {}
-        usage = data.get("usage") if isinstance(data, dict) else None
-        tokens = [usage.get(name) if isinstance(usage, dict) else 0 for name in ("prompt_tokens", "completion_tokens")]
-        return (choice.get("message", {}).get("content") or "", choice.get("finish_reason"),
+                              f"{http.status_code} ({content_type}): {_start(http.text)}; check ORBOT_BASE_URL (an "
+                              "OpenAI-compatible server's URL usually ends in /v1)", requests, _start(http.text))
+        choice = choices[0] if choices else {"message": {}}
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        tokens = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+        return (choice["message"].get("content") or "", choice.get("finish_reason"),
                 Usage(*(t if isinstance(t, int) else 0 for t in tokens)))
 
     def _failure(self, exc: openai.APIError, requests: int) -> LLMError:
@@ -261,19 +258,18 @@ class OpenAICompatible:
             return self._error(kind, f"{where} answered HTTP {status}{tried}: {said}" + (f"; {hint}" if hint else ""),
                                requests, said)
         reason = _reason(exc)
-        if isinstance(exc, openai.APITimeoutError) and not _connect_failure(exc):
-            return self._error("timeout", f"{where} sent no reply within {self.settings.llm_timeout:g} s "
-                               f"(ORBOT_LLM_TIMEOUT){tried}", requests)
-        if isinstance(exc, openai.APITimeoutError):
-            return self._error("unreachable", f"cannot reach {where}: no connection within "
-                               f"{self._connect_timeout:g} s; is the server up, and is the address right?", requests)
         if _cause(exc, ssl.SSLError):
             return self._error("unreachable", f"cannot reach {where}: the TLS handshake failed: {reason} (an "
                                "https URL for a plain-http server, or a certificate this machine does not trust)",
                                requests)
         if _connect_failure(exc):
+            if isinstance(exc, openai.APITimeoutError):
+                reason = f"no connection within {self._connect_timeout:g} s"
             return self._error("unreachable", f"cannot reach {where}: {reason}; is the server running, and is "
                                "ORBOT_BASE_URL right?", requests)
+        if isinstance(exc, openai.APITimeoutError):
+            return self._error("timeout", f"{where} sent no reply within {self.settings.llm_timeout:g} s "
+                               f"(ORBOT_LLM_TIMEOUT){tried}", requests)
         if isinstance(exc, openai.APIConnectionError):
             return self._error("server", f"{where} dropped the connection: {reason}", requests)
         return self._error("bad_reply", f"{where} gave a reply that could not be read: {_start(str(exc))}", requests)
@@ -333,12 +329,17 @@ def _start(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[:limit] + "..."
 
 
+def _parse(body: str) -> Any:
+    """A body's JSON value, or None when it is not JSON (a proxy's page, say)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _said(body: str) -> str:
     """An error body's own message (OpenAI's {"error": {"message": ...}}), else the start of the body."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return _start(body)
+    data = _parse(body)
     error = data.get("error") if isinstance(data, dict) else None
     message = error.get("message") if isinstance(error, dict) else error
     return _start(message if isinstance(message, str) and message else body)
