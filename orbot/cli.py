@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -89,11 +90,10 @@ def _options(version: bool = typer.Option(False, "--version", is_eager=True, cal
     """Options before the command (the help text is the app's)."""
 
 
-def _fail(message: str, code: int = EXIT_INVALID, *, kind: str = "input", as_json: bool = False,
-          **details: Any) -> NoReturn:
+def _fail(message: str, code: int = EXIT_INVALID, *, kind: str = "input", as_json: bool = False) -> NoReturn:
     """The message on stderr; with --json also on stdout as {"error": ...}, so stdout stays one JSON object."""
     if as_json:
-        print(json.dumps({"error": {"kind": kind, "message": message, **details}}))
+        print(json.dumps({"error": {"kind": kind, "message": message}}))
     print(message, file=sys.stderr)  # plain text: no wrapping, fit for logs and machines
     raise typer.Exit(code)
 
@@ -126,8 +126,9 @@ def _settings(as_json: bool) -> Settings:
     try:
         return get_settings()
     except ValidationError as exc:
-        wrong = "; ".join(f"ORBOT_{'__'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-                          for error in exc.errors())
+        names = ["__".join(str(part) for part in error["loc"]).upper() for error in exc.errors()]
+        wrong = "; ".join(f"{name if name.startswith(('ORBOT_', 'OPENAI_')) else 'ORBOT_' + name}: {error['msg']}"
+                          for name, error in zip(names, exc.errors(), strict=True))
         _fail(f"invalid setting: {wrong}", kind="configuration", as_json=as_json)
 
 
@@ -199,11 +200,8 @@ def solve(
                       readings=readings, checks=chosen_checks)
         progress = _Progress(agent.llm.model, agent.samples) if sys.stderr.isatty() else None
         agent.on_attempt = progress.attempt if progress is not None else None
-        if progress is None:
+        with progress or nullcontext():
             answer = agent.solve(problem)
-        else:
-            with progress:
-                answer = agent.solve(problem)
     except ConfigurationError as exc:
         _fail(str(exc), kind="configuration", as_json=as_json)
     except OrbotError as exc:
@@ -330,7 +328,7 @@ def eval_run(
     try:
         source = open_dataset(dataset, data_dir, text_field, label_field)
         problems = select(source.problems, limit, sample, seed)
-        settings = get_settings()
+        settings = _settings(as_json=False)
         options = settings.solver_options()
         if time_limit is not None:
             options.time_limit = time_limit

@@ -173,6 +173,17 @@ def test_prepare_run_dir_compares_recorded_and_new_configuration(tmp_path):
     (tmp_path / "run" / "config.json").write_text("{not json")
     with pytest.raises(RunConflict, match="config.json: not valid JSON"):
         prepare_run_dir(tmp_path / "run", config)
+    first = prepare_run_dir(tmp_path / "run", config, force_new=True)
+    second = prepare_run_dir(tmp_path / "run", config, force_new=True)  # likely the same second: a suffix
+    assert first != second and first.parent == second.parent == tmp_path / "run" / "previous"
+    assert (first / "config.json").read_text() == "{not json" and (first / "results.jsonl").is_file()
+    assert {p.name for p in second.iterdir()} == {"config.json"}
+
+
+def test_a_setting_that_does_not_parse_is_named(tmp_path):
+    run = orbot("eval", "--dataset", "smoke", "--out", str(tmp_path / "run"),
+                environment=env("http://127.0.0.1:9/v1", ORBOT_ROUNDS="many"))
+    assert run.returncode == 2 and "ORBOT_ROUNDS" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_limit_and_sample_together_are_refused(tmp_path):
@@ -207,6 +218,9 @@ def test_own_csv_file_with_named_fields(knapsack_llm, tmp_path):
     assert config["text_field"] == "Statement" and config["label_field"] == "Optimum"
     assert config["path"] == str(problems.resolve())
     assert sorted(r["id"] for r in results(tmp_path / "run")) == ["mine:2", "mine:3"]  # rows, the header is 1
+    from orbot.eval.runs import run_dataset
+
+    assert [p.id for p in run_dataset(tmp_path / "run").problems] == ["mine:2", "mine:3"]  # as eval checks reads it
 
 
 def test_own_file_auto_detects_fields_in_any_case_and_allows_no_labels(tmp_path):

@@ -202,7 +202,7 @@ def compare_text(result: dict) -> str:
     for name in ("a", "b"):
         if result[f"only_in_{name}"]:
             totals.append((f"only in {name.upper()} (not compared)", str(len(result[f"only_in_{name}"]))))
-    return "\n".join([*lines, *_table(("total", "problems"), totals)]) + "\n"
+    return "\n".join([*lines, *_table(("total", "count"), totals)]) + "\n"
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:

@@ -141,10 +141,7 @@ def prepare_run_dir(out_dir: Path, config: dict, force_new: bool = False) -> Pat
     moved, created = None, config.get("created")
     present = [name for name in RUN_FILES if (out_dir / name).is_file()]
     if present and force_new:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        moved = next(out_dir / "previous" / f"{stamp}{suffix}" for suffix in ("", *(f"-{n}" for n in range(2, 999)))
-                     if not (out_dir / "previous" / f"{stamp}{suffix}").exists())
-        moved.mkdir(parents=True)
+        moved = _new_folder(out_dir / "previous", time.strftime("%Y%m%d-%H%M%S"))
         for name in present:
             (out_dir / name).replace(moved / name)
     elif (out_dir / RESULTS_FILE).is_file() and (out_dir / RESULTS_FILE).stat().st_size:
@@ -155,6 +152,16 @@ def prepare_run_dir(out_dir: Path, config: dict, force_new: bool = False) -> Pat
     temporary.write_text(json.dumps({**config, "created": created}, indent=1), encoding="utf-8")
     temporary.replace(out_dir / CONFIG_FILE)
     return moved
+
+
+def _new_folder(parent: Path, name: str) -> Path:
+    """parent/name, or parent/name-2, -3, ... when a run in the same second took it."""
+    folder, number = parent / name, 1
+    while folder.exists():
+        number += 1
+        folder = parent / f"{name}-{number}"
+    folder.mkdir(parents=True)
+    return folder
 
 
 def _check_resume(out_dir: Path, config: dict) -> dict:
