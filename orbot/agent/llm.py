@@ -239,8 +239,8 @@ class OpenAICompatible:
                               f"{http.status_code} ({content_type}): {_start(http.text)}; check ORBOT_BASE_URL (an "
                               "OpenAI-compatible server's URL usually ends in /v1)", requests, _start(http.text))
         choice = choices[0] if choices else {"message": {}}
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        tokens = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+        usage = data.get("usage")
+        tokens = (usage.get("prompt_tokens"), usage.get("completion_tokens")) if isinstance(usage, dict) else (0, 0)
         return (choice["message"].get("content") or "", choice.get("finish_reason"),
                 Usage(*(t if isinstance(t, int) else 0 for t in tokens)))
 
