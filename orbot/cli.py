@@ -126,10 +126,11 @@ def _settings(as_json: bool) -> Settings:
     try:
         return get_settings()
     except ValidationError as exc:
-        names = ["__".join(str(part) for part in error["loc"]).upper() for error in exc.errors()]
-        wrong = "; ".join(f"{name if name.startswith(('ORBOT_', 'OPENAI_')) else 'ORBOT_' + name}: {error['msg']}"
-                          for name, error in zip(names, exc.errors(), strict=True))
-        _fail(f"invalid setting: {wrong}", kind="configuration", as_json=as_json)
+        wrong = []
+        for error in exc.errors():
+            name = "__".join(str(part) for part in error["loc"]).upper()  # ORBOT_LIMITS__MAX_SET_SIZE
+            wrong.append(f"{name if name.startswith(('ORBOT_', 'OPENAI_')) else 'ORBOT_' + name}: {error['msg']}")
+        _fail(f"invalid setting: {'; '.join(wrong)}", kind="configuration", as_json=as_json)
 
 
 def _load_formulation(path: Path, as_json: bool = False) -> Formulation:

@@ -78,13 +78,18 @@ def test_schema_command():
     assert "sum(" in schema["description"]  # the grammar travels with the schema
 
 
-def solve_env(fake_url: str) -> dict:
+def plain_env(**extra) -> dict:
+    """The environment without any ORBOT_/OPENAI_ setting of the machine running the tests."""
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ORBOT_", "OPENAI_"))}
-    env.update(ORBOT_BASE_URL=fake_url, ORBOT_MODEL="fake-model", ORBOT_LLM_BACKOFF="0.01", ORBOT_READINGS="0",
-               ORBOT_ADJUDICATE="0", ORBOT_CHECKS="")
+    env.update(extra)
     return env
+
+
+def solve_env(fake_url: str) -> dict:
+    return plain_env(ORBOT_BASE_URL=fake_url, ORBOT_MODEL="fake-model", ORBOT_LLM_BACKOFF="0.01", ORBOT_READINGS="0",
+                     ORBOT_ADJUDICATE="0", ORBOT_CHECKS="")
 
 
 def test_solve_end_to_end_json(fake_llm):
@@ -125,11 +130,8 @@ def test_solve_shows_parts_and_readings(fake_llm):
 
 
 def test_solve_without_endpoint_says_how_to_set_one_up():
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORBOT_", "OPENAI_"))}
     run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve", "maximize profit"], capture_output=True,
-                         text=True, timeout=60, env=env)
+                         text=True, timeout=60, env=plain_env())
     assert run.returncode == 2
     assert "OPENAI_API_KEY" in run.stderr and "ORBOT_BASE_URL" in run.stderr and "Traceback" not in run.stderr
 
@@ -142,15 +144,6 @@ def test_every_command_is_there():
     run = orbot("eval", "--help")
     for command in ("list", "gold", "compare"):
         assert f" {command} " in run.stdout, command
-
-
-def plain_env(**extra) -> dict:
-    """The environment without any ORBOT_/OPENAI_ setting of the machine running the tests."""
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORBOT_", "OPENAI_"))}
-    env.update(extra)
-    return env
 
 
 def one_json_object(stdout: str) -> dict:
