@@ -120,7 +120,7 @@ def test_cancel_a_queued_job(fake_llm, tmp_path):
         fake_llm.script({"delay": 1.5, **GOOD_REPLY}, GOOD_REPLY)
         first = httpx.post(url + "/v1/jobs", json=PROBLEM).json()
         second = httpx.post(url + "/v1/jobs", json=PROBLEM).json()
-        cancelled = httpx.delete(f"{url}/v1/jobs/{second['id']}").json()
+        cancelled = httpx.post(f"{url}/v1/jobs/{second['id']}/cancel").json()
         assert cancelled["status"] == "cancelled"
         time.sleep(2.0)
         assert httpx.get(f"{url}/v1/jobs/{first['id']}").json()["status"] == "done"
@@ -135,7 +135,7 @@ def test_cancel_a_running_job_stops_after_the_round(fake_llm, tmp_path):
         fake_llm.script({"delay": 1.0, "content": json.dumps(bad)}, GOOD_REPLY)
         job = httpx.post(url + "/v1/jobs", json=PROBLEM).json()
         time.sleep(0.3)
-        assert httpx.delete(f"{url}/v1/jobs/{job['id']}").json()["status"] == "running"
+        assert httpx.post(f"{url}/v1/jobs/{job['id']}/cancel").json()["status"] == "running"
         time.sleep(1.5)
         final = httpx.get(f"{url}/v1/jobs/{job['id']}").json()
         assert final["status"] == "cancelled" and len(fake_llm.requests) == 1

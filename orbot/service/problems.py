@@ -9,16 +9,18 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from orbot.errors import FormulationError, OrbotError
+from orbot.service.openapi import MEDIA_TYPE, complete_document
 
 __all__ = ["ProblemResponse", "problem_response", "install_handlers"]
 
-MEDIA_TYPE = "application/problem+json"
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
 class ProblemResponse(Exception):
@@ -38,7 +40,22 @@ def problem_response(status: int, title: str | None = None, *, detail: str | Non
     return JSONResponse(body, status_code=status, headers=headers, media_type=MEDIA_TYPE)
 
 
-def install_handlers(app) -> None:
+def allowed_methods(request: Request) -> str | None:
+    """Every method the OpenAPI document gives the request's path, for a 405's ``Allow``: Starlette names
+    only those of the first route that matches the path (GET for /v1/jobs/{job_id}, which also has DELETE).
+    None for a path the document does not describe."""
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    path = path[len(root):] if root and path.startswith(root) else path
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].fullmatch(path):
+            return ", ".join(sorted(method.upper() for method in operations if method in _METHODS))
+    return None
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Answer every failure with a problem body, and document that body in the app's OpenAPI."""
+    complete_document(app)
+
     @app.exception_handler(ProblemResponse)
     async def _problem(request: Request, exc: ProblemResponse):
         return problem_response(exc.status, exc.title, detail=exc.detail, headers=exc.headers, **exc.extra)
@@ -57,8 +74,11 @@ def install_handlers(app) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405 and (allowed := allowed_methods(request)):
+            headers["Allow"] = allowed
         return problem_response(exc.status_code, detail=str(exc.detail) if exc.detail else None,
-                                headers=getattr(exc, "headers", None))
+                                headers=headers or None)
 
     @app.exception_handler(OrbotError)
     async def _orbot(request: Request, exc: OrbotError):

@@ -61,7 +61,8 @@ def _accepted(job) -> JSONResponse:
 
 @router.post("/solve", operation_id="solveProblem", response_model=Answer, responses={
     202: {"model": JobPublic, **accepted("still running after `options.wait` seconds: the job to poll")},
-    **responses("unauthorized", "too_large", "invalid", "rate_limited", "llm_failed", "no_llm", "llm_timeout")})
+    **responses("unparsable", "unauthorized", "too_large", "invalid", "rate_limited", "llm_failed", "no_llm",
+                "llm_timeout")})
 async def solve(body: ProblemCreate, request: Request, who: LimitedCaller, settings: SettingsDep, store: StoreDep,
                 runner: RunnerDep):
     """Solve a problem; answers within ``options.wait`` seconds, or 202 with the job to poll."""
@@ -83,7 +84,7 @@ async def solve(body: ProblemCreate, request: Request, who: LimitedCaller, setti
 
 @router.post("/jobs", operation_id="createJob", status_code=202, response_model=JobPublic, responses={
     202: accepted("queued: the job to poll"),
-    **responses("unauthorized", "too_large", "invalid", "rate_limited", "no_llm")})
+    **responses("unparsable", "unauthorized", "too_large", "invalid", "rate_limited", "no_llm")})
 async def create_job(body: ProblemCreate, who: LimitedCaller, settings: SettingsDep, store: StoreDep,
                      runner: RunnerDep):
     """Queue a problem; poll ``GET /v1/jobs/{id}`` for its progress and answer."""
