@@ -232,6 +232,8 @@ def test_own_file_auto_detects_fields_in_any_case_and_allows_no_labels(tmp_path)
     assert "no label field (0 labelled, 1 unlabelled)" in dataset.note()
     marker = read_problem_file(write_jsonl(tmp_path / "q.jsonl", [{"text": "t", "objective": "infeasible"}]))
     assert marker.problems[0].label.kind == "no_solution"
+    (tmp_path / "nan.jsonl").write_text('{"text": "t", "answer": NaN}\n{"text": "u", "answer": ""}\n')  # pandas
+    assert [p.label.kind for p in read_problem_file(tmp_path / "nan.jsonl").problems] == ["none", "none"]
 
 
 @pytest.mark.parametrize("name, content, options, words", [

@@ -88,7 +88,7 @@ def read_problem_file(path: Path, text_field: str | None = None, label_field: st
         if not isinstance(text, str) or not text.strip():
             raise ConfigurationError(f"{path}, {where} {number}: field '{text_field}' holds no problem text")
         raw = row.get(label_field) if label_field else None
-        label = parse_label(raw)
+        label = parse_label(None if str(raw).strip().lower() == "nan" else raw)  # pandas' missing value: no label
         if label.kind == "none" and label.texts and label.texts[0]:
             raise ConfigurationError(f"{path}, {where} {number}: field '{label_field}' is {raw!r}, not a number (nor "
                                      "a no-solution marker such as 'infeasible'); leave it empty for no label")
