@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import nullcontext
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -19,7 +20,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from orbot import __version__
 from orbot.errors import ConfigurationError, FormulationError, OrbotError
 from orbot.formulation import Formulation
 from orbot.settings import Settings, get_settings
@@ -80,7 +80,10 @@ def _time_limit(value: float | None) -> float | None:
 
 def _version(value: bool) -> None:
     if value:
-        print(f"orbot {__version__}")
+        try:
+            print(f"orbot {metadata.version('orbot')}")  # the installed distribution's (cli may not import orbot)
+        except metadata.PackageNotFoundError:
+            print("orbot (not installed: run pip install -e . for a version)")
         raise typer.Exit(EXIT_OK)
 
 
