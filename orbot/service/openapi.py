@@ -18,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orbot.settings import Settings
 
-__all__ = ["MEDIA_TYPE", "ProblemDetails", "ProblemIssue", "accepted", "complete_document", "job_links", "problem",
-           "responses"]
+__all__ = ["MEDIA_TYPE", "ProblemDetails", "ProblemIssue", "accepted", "complete_document", "job_links", "responses"]
 
 MEDIA_TYPE = "application/problem+json"
 _REF = "#/components/schemas/"
@@ -55,15 +54,6 @@ class ProblemDetails(BaseModel):
 
 
 _RETRY_AFTER = {"description": "seconds to wait before trying again", "schema": {"type": "integer", "minimum": 0}}
-
-
-def problem(description: str, **headers: dict[str, Any]) -> dict[str, Any]:
-    """One documented error response: a problem+json body and the headers that come with it."""
-    entry: dict[str, Any] = {"description": description,
-                             "content": {MEDIA_TYPE: {"schema": {"$ref": _REF + "ProblemDetails"}}}}
-    if headers:
-        entry["headers"] = headers
-    return entry
 
 
 def _required(spec: dict[str, Any]) -> dict[str, Any]:
@@ -110,9 +100,12 @@ def responses(*situations: str) -> dict[int | str, dict[str, Any]]:
         by_status.setdefault(status, []).append((description, headers))
     chosen: dict[int | str, dict[str, Any]] = {}
     for status, entries in sorted(by_status.items()):
-        headers = {name: {**spec, "required": all(name in h and h[name].get("required") for _, h in entries)}
+        chosen[status] = {"description": "; or ".join(description for description, _ in entries),
+                          "content": {MEDIA_TYPE: {"schema": {"$ref": _REF + "ProblemDetails"}}}}
+        headers = {name: {**spec, "required": all(h.get(name, {}).get("required", False) for _, h in entries)}
                    for _, h in entries for name, spec in h.items()}
-        chosen[status] = problem("; or ".join(description for description, _ in entries), **headers)
+        if headers:
+            chosen[status]["headers"] = headers
     return chosen
 
 
@@ -138,7 +131,7 @@ def complete_document(app: FastAPI) -> None:
         if app.openapi_schema is None:
             document = generate()
             _add_problem_schemas(document)
-            _state_limits(document, app.state.settings)
+            _describe_this_service(document, app.state.settings)
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -152,7 +145,7 @@ def _add_problem_schemas(document: dict[str, Any]) -> None:
     schemas["ProblemDetails"] = schema
 
 
-def _state_limits(document: dict[str, Any], settings: Settings) -> None:
+def _describe_this_service(document: dict[str, Any], settings: Settings) -> None:
     schemas = document["components"]["schemas"]
     _narrow(schemas["ProblemCreate"]["properties"]["problem"], "maxLength", settings.limits.max_problem_chars)
     for model in ("SolveOptions", "FormulationSolve"):

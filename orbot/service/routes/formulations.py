@@ -20,7 +20,8 @@ _SOLVER = responses("unparsable", "cannot_serve", "unauthorized", "too_large", "
                     "solver_busy")
 
 
-@router.post("/formulations/solve", operation_id="solveFormulation", response_model=SolveResult, responses=_SOLVER)
+@router.post("/formulations/solve", operation_id="solveFormulation", summary="Solve a formulation",
+             response_model=SolveResult, responses=_SOLVER)
 async def solve(body: FormulationSolve, request: Request, who: LimitedCaller, settings: SettingsDep):
     """Validate, compile and solve with HiGHS; invalid input gets 422 with every issue."""
     options = settings.solver_options()
@@ -33,7 +34,8 @@ async def solve(body: FormulationSolve, request: Request, who: LimitedCaller, se
     return JSONResponse(result)
 
 
-@router.post("/formulations/code", operation_id="formulationCode", response_model=CodePublic, responses=_SOLVER)
+@router.post("/formulations/code", operation_id="formulationCode", summary="A formulation as a Pyomo script",
+             response_model=CodePublic, responses=_SOLVER)
 async def code(body: FormulationCode, request: Request, who: LimitedCaller, settings: SettingsDep):
     """A standalone Pyomo script equivalent to the formulation."""
     script = await request.app.state.solver.run(who, request, code_task, body.formulation, settings.limits,
@@ -41,7 +43,8 @@ async def code(body: FormulationCode, request: Request, who: LimitedCaller, sett
     return CodePublic(script=script)
 
 
-@router.get("/schema", operation_id="formulationSchema", responses=responses("unauthorized"))
+@router.get("/schema", operation_id="formulationSchema", summary="The formulation's JSON Schema",
+            responses=responses("unauthorized"))
 async def schema() -> dict:
     """The JSON Schema of a formulation."""
     return Formulation.model_json_schema()

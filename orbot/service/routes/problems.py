@@ -59,10 +59,13 @@ def _accepted(job) -> JSONResponse:
     return JSONResponse(public.model_dump(mode="json"), status_code=202, headers={"Location": public.href})
 
 
-@router.post("/solve", operation_id="solveProblem", response_model=Answer, responses={
-    202: {"model": JobPublic, **accepted("still running after `options.wait` seconds: the job to poll")},
-    **responses("unparsable", "unauthorized", "too_large", "invalid", "rate_limited", "llm_failed", "no_llm",
-                "llm_timeout")})
+_SOLVE = {202: {"model": JobPublic, **accepted("still running after `options.wait` seconds: the job to poll")},
+          **responses("unparsable", "unauthorized", "too_large", "invalid", "rate_limited", "llm_failed", "no_llm",
+                      "llm_timeout")}
+
+
+@router.post("/solve", operation_id="solveProblem", summary="Solve a problem in words", response_model=Answer,
+             responses=_SOLVE)
 async def solve(body: ProblemCreate, request: Request, who: LimitedCaller, settings: SettingsDep, store: StoreDep,
                 runner: RunnerDep):
     """Solve a problem; answers within ``options.wait`` seconds, or 202 with the job to poll."""
