@@ -39,18 +39,19 @@ def _integral(value: Any) -> Any:
 
 # JSON Schema's integer: 3 and 3.0, as a client may send either (strict pydantic takes only 3). Bounds go before
 # it in Annotated, so that the schema states them as minimum and maximum.
-INTEGRAL = BeforeValidator(_integral)
+_INTEGRAL = BeforeValidator(_integral)
 
 
 class SolveOptions(BaseModel):
     model_config = _request()
 
     model: str | None = Field(None, description="LLM model; default: the service's ORBOT_MODEL")
-    rounds: Annotated[int, Field(ge=1, le=20), INTEGRAL] | None = Field(None, description="formulate-and-revise rounds")
-    samples: Annotated[int, Field(ge=1, le=16), INTEGRAL] | None = Field(
+    rounds: Annotated[int, Field(ge=1, le=20), _INTEGRAL] | None = Field(
+        None, description="formulate-and-revise rounds")
+    samples: Annotated[int, Field(ge=1, le=16), _INTEGRAL] | None = Field(
         None, description="independent formulations that vote")
     time_limit: float | None = Field(None, gt=0, le=3600, description="solver time limit per solve, seconds")
-    readings: Annotated[int, Field(ge=0, le=5), INTEGRAL] | None = Field(
+    readings: Annotated[int, Field(ge=0, le=5), _INTEGRAL] | None = Field(
         None, description="other readings (and the parts of a multi-question text) asked for after solving, one "
         "extra LLM call; 0: none")
     wait: float | None = Field(None, ge=0, le=600,
