@@ -12,8 +12,9 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -36,7 +38,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-__all__ = ["Job", "JobStore", "JobRunner", "JobCancelled", "FINAL", "MAX_PAGE_SIZE", "MAX_OFFSET"]
+__all__ = ["Job", "JobStore", "JobRunner", "JobCancelled", "Ended", "new_job_id", "FINAL", "MAX_PAGE_SIZE",
+           "MAX_OFFSET"]
 
 metadata = MetaData()
 jobs_table = Table(
@@ -58,6 +61,26 @@ jobs_table = Table(
 FINAL = ("done", "failed", "cancelled")
 MAX_PAGE_SIZE = 200
 MAX_OFFSET = 1_000_000_000  # past any caller's jobs, and well inside every database's integer (SQLite: 2**63)
+
+
+# the statements run for every job, built once (building one costs more than SQLite running it)
+_ID = bindparam("job_id", type_=String)
+_INSERT = jobs_table.insert()
+_GET = select(jobs_table).where(jobs_table.c.id == _ID)
+_GET_OWNED = _GET.where(jobs_table.c.owner == bindparam("owner"))
+_OLDEST_QUEUED = (select(jobs_table.c.id).where(jobs_table.c.status == "queued")
+                  .order_by(jobs_table.c.created_at).limit(1))
+_CLAIM = (update(jobs_table).where(jobs_table.c.id == _ID, jobs_table.c.status == "queued")
+          .values(status="running", started_at=bindparam("now"), runs=jobs_table.c.runs + 1))
+_PROGRESS = update(jobs_table).where(jobs_table.c.id == _ID).values(progress=bindparam("progress"))
+_CANCEL_REQUESTED = select(jobs_table.c.cancel_requested).where(jobs_table.c.id == _ID)
+_FINISH = (update(jobs_table).where(jobs_table.c.id == _ID, jobs_table.c.status == "running")
+           .values(status=bindparam("status"), result=bindparam("result"), error=bindparam("error"),
+                   finished_at=bindparam("now")))
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
 
 
 class JobCancelled(Exception):
@@ -87,6 +110,16 @@ class Job:
         return cls(**data)
 
 
+@dataclass(frozen=True)
+class Ended:
+    """How a job ended. Waiters in the process that ran it get this, and need not read the job back."""
+
+    status: str  # one of FINAL
+    result: dict | None = None
+    result_json: str | None = None  # the result as stored
+    error: str | None = None
+
+
 class JobStore:
     def __init__(self, url: str, connections: int = 16):
         """``connections``: kept open, at least the threads that use the store at once (fewer, and
@@ -111,13 +144,14 @@ class JobStore:
             connection.execute(text("SELECT 1"))
         return True
 
-    def create(self, owner: str, request: dict) -> Job:
-        job_id = uuid.uuid4().hex
+    def create(self, owner: str, request: dict, job_id: str | None = None) -> Job:
+        """A new queued job (``job_id``: one from ``new_job_id``, when a waiter must be in place first)."""
+        job = Job(id=job_id or new_job_id(), owner=owner, status="queued", request=request, progress=None,
+                  result=None, error=None, created_at=time.time(), started_at=None, finished_at=None, runs=0,
+                  cancel_requested=False)
         with self.engine.begin() as connection:
-            connection.execute(jobs_table.insert().values(
-                id=job_id, owner=owner, status="queued", request=json.dumps(request), created_at=time.time(),
-                runs=0, cancel_requested=False))
-        return self.existing(job_id)
+            connection.execute(_INSERT, {**job.__dict__, "request": json.dumps(request)})
+        return job
 
     def existing(self, job_id: str) -> Job:
         """A job known to be in the store (only jobs that have ended are ever deleted)."""
@@ -127,11 +161,11 @@ class JobStore:
         return job
 
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
-        query = select(jobs_table).where(jobs_table.c.id == job_id)
-        if owner is not None:
-            query = query.where(jobs_table.c.owner == owner)
         with self.engine.connect() as connection:
-            row = connection.execute(query).first()
+            if owner is None:
+                row = connection.execute(_GET, {"job_id": job_id}).first()
+            else:
+                row = connection.execute(_GET_OWNED, {"job_id": job_id, "owner": owner}).first()
         return Job.from_row(row) if row else None
 
     def page(self, owner: str, limit: int, offset: int) -> tuple[list[Job], int]:
@@ -150,29 +184,22 @@ class JobStore:
         """Take the oldest queued job, if any; the conditional update makes the claim exclusive."""
         while True:
             with self.engine.begin() as connection:
-                job_id = connection.execute(select(jobs_table.c.id).where(jobs_table.c.status == "queued")
-                                            .order_by(jobs_table.c.created_at).limit(1)).scalar()
+                job_id = connection.execute(_OLDEST_QUEUED).scalar()
                 if job_id is None:
                     return None
-                claimed = connection.execute(
-                    update(jobs_table).where(jobs_table.c.id == job_id, jobs_table.c.status == "queued")
-                    .values(status="running", started_at=time.time(), runs=jobs_table.c.runs + 1)).rowcount
-            if claimed:
-                return self.get(job_id)
+                if connection.execute(_CLAIM, {"job_id": job_id, "now": time.time()}).rowcount:
+                    return Job.from_row(connection.execute(_GET, {"job_id": job_id}).one())
 
     def set_progress(self, job_id: str, progress: dict) -> bool:
         """Record progress; returns whether cancellation was requested meanwhile."""
         with self.engine.begin() as connection:
-            connection.execute(update(jobs_table).where(jobs_table.c.id == job_id)
-                               .values(progress=json.dumps(progress)))
-            return bool(connection.execute(select(jobs_table.c.cancel_requested)
-                                           .where(jobs_table.c.id == job_id)).scalar())
+            connection.execute(_PROGRESS, {"job_id": job_id, "progress": json.dumps(progress)})
+            return bool(connection.execute(_CANCEL_REQUESTED, {"job_id": job_id}).scalar())
 
-    def finish(self, job_id: str, status: str, result: dict | None = None, error: str | None = None) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(update(jobs_table).where(jobs_table.c.id == job_id, jobs_table.c.status == "running")
-                               .values(status=status, result=json.dumps(result) if result is not None else None,
-                                       error=error, finished_at=time.time()))
+    def finish(self, job_id: str, ended: Ended) -> None:
+        with self.engine.begin() as connection:  # only a running job ends: a deleted one stays deleted
+            connection.execute(_FINISH, {"job_id": job_id, "status": ended.status, "error": ended.error,
+                                         "now": time.time(), "result": ended.result_json})
 
     def cancel(self, job_id: str, owner: str) -> Job | None:
         """Queued jobs are cancelled at once; running ones stop after their current round."""
@@ -251,19 +278,16 @@ class JobRunner:
             self._notified = True
             self._wake.notify()
 
-    async def wait(self, job_id: str, timeout: float) -> None:
-        """Wait (without blocking the event loop) until the job ends or the timeout passes."""
+    @contextmanager
+    def watching(self, job_id: str) -> Iterator[asyncio.Future]:
+        """A future on the running event loop that is done when the job ends. Enter it before the job is
+        created, so that no end can slip by between creating and waiting."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         with self._waiters_lock:
             self._waiters.setdefault(job_id, []).append((loop, future))
         try:
-            job = await asyncio.to_thread(self.store.get, job_id)  # it may have ended before we waited
-            if job is not None and job.status in FINAL:
-                return
-            await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            pass
+            yield future
         finally:
             with self._waiters_lock:
                 waiting = self._waiters.get(job_id, [])
@@ -294,31 +318,33 @@ class JobRunner:
             self._free.release()
 
     def _execute(self, job: Job) -> None:
+        ended = self._run_to_end(job)
+        self.store.finish(job.id, ended)
+        self._notify_waiters(job.id, ended)
+
+    def _run_to_end(self, job: Job) -> Ended:
         def report(progress: dict) -> bool:
             return self.store.set_progress(job.id, progress)
 
         if job.runs > self.max_starts:  # it was cut off every time: perhaps it is what brings the server down
-            self.store.finish(job.id, "failed", error=f"the server stopped during each of this job's "
-                              f"{self.max_starts} runs; not retried again")
-            self._notify_waiters(job.id)
-            return
+            return Ended("failed", error=f"the server stopped during each of this job's {self.max_starts} runs; "
+                         "not retried again")
         try:
             result = self.run(job, report)
-            self.store.finish(job.id, "done", result=result)
+            return Ended("done", result=result, result_json=json.dumps(result))
         except JobCancelled:
-            self.store.finish(job.id, "cancelled", error="cancelled on request")
+            return Ended("cancelled", error="cancelled on request")
         except Exception as exc:  # a job's failure is recorded on the job; the worker carries on
-            self.store.finish(job.id, "failed", error=f"{type(exc).__name__}: {exc}")
-        self._notify_waiters(job.id)
+            return Ended("failed", error=f"{type(exc).__name__}: {exc}")
 
-    def _notify_waiters(self, job_id: str) -> None:
+    def _notify_waiters(self, job_id: str, ended: Ended) -> None:
         with self._waiters_lock:
             waiting = self._waiters.pop(job_id, [])
         for loop, future in waiting:
-            loop.call_soon_threadsafe(_resolve, future)
+            loop.call_soon_threadsafe(_resolve, future, ended)
 
 
-def _resolve(future: asyncio.Future) -> None:
+def _resolve(future: asyncio.Future, ended: Ended) -> None:
     """Wake a waiter (on its event loop), unless it already gave up."""
     if not future.done():
-        future.set_result(None)
+        future.set_result(ended)

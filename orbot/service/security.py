@@ -17,7 +17,7 @@ __all__ = ["caller", "rate_key", "RateLimiter", "BodySizeLimit"]
 ANONYMOUS = "anonymous"
 
 
-def caller(request: Request) -> str:
+async def caller(request: Request) -> str:
     """Who is calling: a digest of the API key, or ``anonymous`` when the service has no keys.
 
     Raises a 401 problem when keys are configured and the request has no valid one."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +21,7 @@ from orbot.service.deps import (
     time_limit_within_cap,
     until_done_or_gone,
 )
-from orbot.service.jobs import FINAL, MAX_OFFSET, MAX_PAGE_SIZE
+from orbot.service.jobs import FINAL, MAX_OFFSET, MAX_PAGE_SIZE, Ended, new_job_id
 from orbot.service.openapi import accepted, job_links, responses
 from orbot.service.problems import ProblemResponse
 from orbot.service.schemas import JobId, JobPage, JobPublic, ProblemCreate
@@ -37,15 +41,21 @@ def _admit(body: ProblemCreate, settings: Settings) -> None:
     time_limit_within_cap(body.options.time_limit, settings)
 
 
-def _raise_llm_failure(job) -> None:
+async def _within(ended: asyncio.Future, seconds: float) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(asyncio.shield(ended), seconds)
+
+
+def _raise_llm_failure(job_id: str, answer: dict) -> None:
     """An answer that never got past the LLM endpoint is the endpoint's failure: 502, or 504 on a timeout."""
-    if job.result.get("status") != "llm_error":
+    if answer.get("status") != "llm_error":
         return
-    attempts = job.result.get("attempts") or [{}]
+    attempts = answer.get("attempts") or [{}]
     last = attempts[-1]
     timeout = last.get("error_kind") == "timeout"
     title = "the LLM endpoint timed out" if timeout else "the LLM endpoint failed"
-    raise ProblemResponse(504 if timeout else 502, title, detail=last.get("error") or "no usable reply", job=job.id)
+    raise ProblemResponse(504 if timeout else 502, title, detail=last.get("error") or "no usable reply",
+                          job=job_id)
 
 
 def _found(job_id: str, job) -> JobPublic:
@@ -70,19 +80,28 @@ async def solve(body: ProblemCreate, request: Request, who: LimitedCaller, setti
                 runner: RunnerDep):
     """Solve a problem; answers within ``options.wait`` seconds, or 202 with the job to poll."""
     _admit(body, settings)
-    job = await run_in_threadpool(store.create, who, body.model_dump())
-    runner.notify()
     wait = body.options.wait if body.options.wait is not None else settings.sync_timeout
-    if not await until_done_or_gone(runner.wait(job.id, wait), request):
-        await run_in_threadpool(store.cancel, job.id, who)  # nobody is left to read the answer or the job id
-        raise ProblemResponse(499, "client closed request")
+    job_id = new_job_id()
+    with runner.watching(job_id) as ended:
+        job = await run_in_threadpool(store.create, who, body.model_dump(), job_id)
+        runner.notify()
+        if not await until_done_or_gone(_within(ended, wait), request):
+            await run_in_threadpool(store.cancel, job.id, who)  # nobody is left to read the answer or the job id
+            raise ProblemResponse(499, "client closed request")
+        if ended.done():  # ended here: its outcome came with the wake-up
+            return _outcome(job.id, ended.result())
     job = await run_in_threadpool(store.existing, job.id)
-    if job.status == "done":
-        _raise_llm_failure(job)
-        return JSONResponse(job.result)
-    if job.status == "failed":
-        raise ProblemResponse(500, "the solve failed", detail=job.error, job=job.id)
+    if job.status in ("done", "failed"):  # ended elsewhere (another process) just as we stopped waiting
+        return _outcome(job.id, Ended(job.status, result=job.result, error=job.error))
     return _accepted(job)
+
+
+def _outcome(job_id: str, ended: Ended) -> Response:
+    if ended.status == "failed":
+        raise ProblemResponse(500, "the solve failed", detail=ended.error, job=job_id)
+    assert ended.result is not None
+    _raise_llm_failure(job_id, ended.result)
+    return Response(ended.result_json or json.dumps(ended.result), media_type="application/json")
 
 
 @router.post("/jobs", operation_id="createJob", status_code=202, response_model=JobPublic, responses={
