@@ -33,14 +33,16 @@ def market_split(m: int = 4, n: int = 30, seed: int = 1) -> dict:
 HARD = market_split()
 
 
-def post_in_background(url: str, body: dict, key: str | None = None, timeout: float = 60) -> dict:
-    """Start a POST on a thread; the dict gets 'response' (or 'error') and 'finished_at'."""
+def post_in_background(url: str, body: dict, key: str | None = None, timeout: float = 60,
+                       address: str = "127.0.0.1") -> dict:
+    """Start a POST (from ``address``) on a thread; the dict gets 'response' (or 'error') and 'finished_at'."""
     outcome: dict = {}
     headers = {"Authorization": f"Bearer {key}"} if key else {}
 
     def post():
         try:
-            outcome["response"] = httpx.post(url, json=body, headers=headers, timeout=timeout)
+            with httpx.Client(transport=httpx.HTTPTransport(local_address=address)) as client:
+                outcome["response"] = client.post(url, json=body, headers=headers, timeout=timeout)
         except httpx.HTTPError as exc:
             outcome["error"] = exc
         outcome["finished_at"] = time.monotonic()
@@ -62,15 +64,18 @@ def test_abandoned_solves_are_stopped(fake_llm, tmp_path):
         assert response.json()["objective"] == pytest.approx(TRANSPORT_OPTIMUM)
 
 
-def test_waiting_solves_take_turns_between_callers(fake_llm, tmp_path):
-    settings = service_settings(fake_llm, tmp_path, solver_workers=1, api_keys="alpha,beta")
+@pytest.mark.parametrize("keys", [True, False], ids=["by API key", "by client address"])
+def test_waiting_solves_take_turns_between_callers(fake_llm, tmp_path, keys):
+    settings = service_settings(fake_llm, tmp_path, solver_workers=1, api_keys="alpha,beta" if keys else None)
+    alpha = {"key": "alpha"} if keys else {"address": "127.0.0.1"}
+    beta = {"key": "beta"} if keys else {"address": "127.0.0.2"}
     with running_service(settings) as url:
         solve = url + "/v1/formulations/solve"
-        first = post_in_background(solve, {"formulation": HARD, "time_limit": 1}, "alpha")
+        first = post_in_background(solve, {"formulation": HARD, "time_limit": 1}, **alpha)
         time.sleep(0.5)
-        queued = [post_in_background(solve, {"formulation": HARD, "time_limit": 1}, "alpha") for _ in range(2)]
+        queued = [post_in_background(solve, {"formulation": HARD, "time_limit": 1}, **alpha) for _ in range(2)]
         time.sleep(0.3)
-        other = post_in_background(solve, {"formulation": TRANSPORT}, "beta")
+        other = post_in_background(solve, {"formulation": TRANSPORT}, **beta)
         for outcome in (first, *queued, other):
             outcome["thread"].join(30)
             assert outcome["response"].status_code == 200, outcome

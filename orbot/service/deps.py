@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 
 from orbot.service.jobs import JobRunner, JobStore
 from orbot.service.problems import ProblemResponse
-from orbot.service.security import caller, rate_key
+from orbot.service.security import caller, caller_key
 from orbot.settings import Settings
 
 
@@ -31,7 +31,7 @@ async def get_runner(request: Request) -> JobRunner:
 
 async def limited_caller(request: Request, who: Annotated[str, Depends(caller)]) -> str:
     """The caller, after the rate limit: for every endpoint that does work."""
-    request.app.state.rate_limiter.check(rate_key(request, who))
+    request.app.state.rate_limiter.check(caller_key(request, who))
     return who
 
 

@@ -12,7 +12,7 @@ from fastapi import Request
 
 from orbot.service.problems import ProblemResponse, problem_response
 
-__all__ = ["caller", "rate_key", "RateLimiter", "BodySizeLimit"]
+__all__ = ["caller", "caller_key", "RateLimiter", "BodySizeLimit"]
 
 ANONYMOUS = "anonymous"
 
@@ -35,9 +35,9 @@ async def caller(request: Request) -> str:
                           headers={"WWW-Authenticate": "Bearer"})
 
 
-def rate_key(request: Request, who: str) -> str:
-    """Whose bucket a request draws on: its API key, or without keys its client address (behind a proxy,
-    run uvicorn with --forwarded-allow-ips so that this is the real client's)."""
+def caller_key(request: Request, who: str) -> str:
+    """Who a request counts as, for rate limits and turns at the solver: its API key, or without keys its
+    client address (behind a proxy, run uvicorn with --forwarded-allow-ips so that this is the real client's)."""
     if who != ANONYMOUS:
         return who
     return f"address:{request.client.host if request.client else 'unknown'}"

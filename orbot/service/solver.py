@@ -15,17 +15,20 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+import pebble
 from fastapi import Request
 from pebble import ProcessExpired, ProcessPool
 
 from orbot.service.deps import until_done_or_gone
 from orbot.service.problems import ProblemResponse
+from orbot.service.security import caller_key
 from orbot.service.worker import unpack
 from orbot.settings import Settings
 
@@ -110,8 +113,11 @@ class SolverPool:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.queue = FairQueue(settings.solver_workers, settings.solver_queue, settings.solver_queue_per_caller)
+        # a worker inside HiGHS cannot run its SIGTERM handler until HiGHS returns, so pebble's wait for it
+        # (3 s by default, then SIGKILL) would hold the worker's slot for nothing (pebble.CONSTS is its knob)
+        pebble.CONSTS.term_timeout = 0.2
         context = multiprocessing.get_context("forkserver")  # workers forked from a clean, preloaded process
-        context.set_forkserver_preload(["orbot.service.worker"])
+        context.set_forkserver_preload(_preload())
         self._pool = ProcessPool(max_workers=settings.solver_workers, context=context)
 
     def start(self) -> None:
@@ -128,7 +134,9 @@ class SolverPool:
 
     async def run(self, who: str, request: Request, task: Callable[..., tuple[str, Any]], *args: Any,
                   deadline: float) -> Any:
-        """Run ``task(*args)`` in a worker; killed at ``deadline`` seconds or when the client disconnects."""
+        """Run ``task(*args)`` in a worker; killed at ``deadline`` seconds or when the client disconnects.
+        Turns are taken by API key, or by client address without keys."""
+        who = caller_key(request, who)
         await self.queue.acquire(who)
         started = time.monotonic()
         future = self._pool.schedule(task, args=args, timeout=deadline)
@@ -154,3 +162,12 @@ class SolverPool:
                 future.cancel()
             self.queue.release(who)
 
+
+def _preload() -> list[str]:
+    """What the fork server imports once, so that a worker (re)starts fast: the solver stack, and what the
+    program's main module imports, since multiprocessing runs the main module again in every worker (for
+    ``orbot serve`` that is the CLI and all it imports: seconds). A main module run as ``python -m NAME`` is
+    preloaded by name; one run from a path cannot be (Python's own ``"__main__"`` preload misses it)."""
+    main = sys.modules.get("__main__")
+    named = getattr(getattr(main, "__spec__", None), "name", None)
+    return ["orbot.service.worker", "orbot.cli", *([named] if named and not named.endswith("__main__") else [])]
