@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fake_llm import FakeLLM
 from orbot.formulation import Formulation
 from orbot.service import create_app
 from orbot.service.jobs import MAX_OFFSET, JobStore
@@ -38,15 +39,19 @@ def contract_settings(fake_llm_url, tmp_path, **changes):
 
 
 @pytest.fixture(scope="module")
+def fake_llm_server():
+    """The module's own fake LLM, answering every request with the workshop's formulation: jobs the fuzzer
+    leaves running must not take the replies other modules script on the session's fake."""
+    fake = FakeLLM()
+    fake.default, fake.record = {"content": json.dumps(WORKSHOP["formulation"])}, False
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
 def service(fake_llm_server, tmp_path_factory):
-    """One service for the module, its LLM answering every request with the workshop's formulation."""
-    fake_llm_server.script()
-    fake_llm_server.default, fake_llm_server.record = {"content": json.dumps(WORKSHOP["formulation"])}, False
-    try:
-        with running_service(contract_settings(fake_llm_server.url, tmp_path_factory.mktemp("contract"))) as url:
-            yield url
-    finally:
-        fake_llm_server.default, fake_llm_server.record = None, True
+    with running_service(contract_settings(fake_llm_server.url, tmp_path_factory.mktemp("contract"))) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
