@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_solve import facility, transportation  # noqa: E402
+from bench_solve import facility  # noqa: E402
 from fake_llm import FakeLLM  # noqa: E402
 from service_helpers import free_port, start_process, wait_until_up  # noqa: E402
 from test_service_hardening import HARD  # noqa: E402
@@ -90,8 +90,8 @@ async def probe_health_while(url: str, posts: list[dict], settle: float = 0.5) -
 
 
 async def small_lp_latency(url: str, seconds: float, hard: dict | None = None, quitters: int = 0) -> list[float]:
-    """Latency of a small LP, posted in a loop; with ``quitters`` clients that keep posting the hard MILP
-    (60 s limit) and give up after 1 s each time."""
+    """Latency of a small LP, posted in a loop; with ``quitters`` clients (from another address) that keep
+    posting the hard MILP (60 s limit) and give up after 1 s each time."""
     small = {"formulation": TRANSPORT}
     deadline = time.monotonic() + seconds
 
@@ -101,9 +101,10 @@ async def small_lp_latency(url: str, seconds: float, hard: dict | None = None, q
                 with contextlib.suppress(httpx.TimeoutException):
                     await client.post("/v1/formulations/solve", json={"formulation": hard, "time_limit": 60})
 
-    async def measure():
+    async def measure():  # another client: from another address
         latencies = []
-        async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        async with httpx.AsyncClient(base_url=url, timeout=600, transport=transport) as client:
             await asyncio.sleep(0.5)
             while time.monotonic() < deadline:
                 started = time.perf_counter()
@@ -141,6 +142,21 @@ async def health_load(url: str, clients: int, seconds: float) -> int:
                 count += 1
         await asyncio.gather(*(one() for _ in range(clients)))
     return count
+
+
+def wide_transportation(n: int) -> dict:
+    """An n x n transportation LP in a few hundred bytes: ranges for sets, formulas for data."""
+    return {
+        "name": f"transport_{n}x{n}",
+        "sets": [{"name": "S", "first": 1, "last": n}, {"name": "D", "first": 1, "last": n}],
+        "parameters": [{"name": "cost", "index": ["i in S", "j in D"], "expression": "1 + abs(i - j)"}],
+        "variables": [{"name": "x", "index": ["S", "D"]}],
+        "objective": {"sense": "minimize", "expression": "sum(cost[i, j] * x[i, j] for i in S for j in D)"},
+        "constraints": [
+            {"name": "supply_limit", "forall": ["i in S"], "expression": "sum(x[i, j] for j in D) <= 100"},
+            {"name": "demand_met", "forall": ["j in D"], "expression": "sum(x[i, j] for i in S) >= 90"},
+        ],
+    }
 
 
 def ms(seconds: float) -> str:
@@ -204,11 +220,11 @@ def main() -> None:
                                                               * args.milps))
             print(f"\n/healthz while {args.milps} facility MILPs (30x150) solved (HTTP {sorted(set(codes))}): "
                   f"{spread(latencies)}")
-            big, _ = transportation(args.lp_size)
+            big = wide_transportation(args.lp_size)
             latencies, codes = asyncio.run(probe_health_while(url, [{"formulation": big, "time_limit": 300}],
                                                               settle=0.0))
             print(f"/healthz while a {args.lp_size}x{args.lp_size} transportation LP ({args.lp_size ** 2:,} variables, "
-                  f"{len(json.dumps(big)) / 1e6:.1f} MB) was posted, compiled and solved (HTTP {codes[0]}): "
+                  f"{len(json.dumps(big))} bytes) was posted, compiled and solved (HTTP {codes[0]}): "
                   f"{spread(latencies)}")
             alone = asyncio.run(small_lp_latency(url, args.seconds))
             crowded = asyncio.run(small_lp_latency(url, args.seconds, HARD, args.quitters))

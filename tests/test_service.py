@@ -227,7 +227,8 @@ def test_jobs_survive_a_restart(fake_llm, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {"ORBOT_BASE_URL": fake_llm.url, "ORBOT_MODEL": "fake-model", "ORBOT_LLM_BACKOFF": "0.01",
-           "ORBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.db'}", "ORBOT_WORKERS": "2"}
+           "ORBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.db'}", "ORBOT_WORKERS": "2",
+           "ORBOT_READINGS": "0", "ORBOT_CHECKS": "", "ORBOT_ADJUDICATE": "0"}  # one LLM call per job
     fake_llm.script(*[{"delay": 2.0, **GOOD_REPLY}] * 2 + [GOOD_REPLY] * 10)
     process = start_process(env, port)
     try:

@@ -175,3 +175,15 @@ def test_a_client_leaving_a_synchronous_solve_cancels_its_job(fake_llm, tmp_path
                 break
             time.sleep(0.2)
         assert [job["status"] for job in jobs] == ["cancelled"]
+
+
+def test_a_synchronous_solve_whose_job_is_cancelled_meanwhile_is_a_409(fake_llm, tmp_path):
+    fake_llm.script({"delay": 1.5, "content": "{}"})
+    with running_service(service_settings(fake_llm, tmp_path)) as url:
+        waiting = post_in_background(url + "/v1/solve", PROBLEM)
+        deadline = time.monotonic() + 10
+        while not (jobs := httpx.get(url + "/v1/jobs").json()["items"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        httpx.post(f"{url}/v1/jobs/{jobs[0]['id']}/cancel")
+        waiting["thread"].join(20)
+        assert is_problem(waiting["response"], 409)["job"] == jobs[0]["id"]

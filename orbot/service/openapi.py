@@ -70,6 +70,8 @@ _ERRORS: dict[str, tuple[int, str, dict[str, Any]]] = {
                          {"description": "the scheme to use: Bearer", "schema": {"type": "string"}})}),
     "no_job": (404, "no such job, or not the caller's", {}),
     "active_job": (409, "the job has not ended: cancel it first (POST /v1/jobs/{job_id}/cancel)", {}),
+    "cancelled_job": (409, "the job was cancelled (POST /v1/jobs/{job_id}/cancel) while this request waited for it "
+                      "(`job` names it)", {}),
     "too_large": (413, "the body is over ORBOT_MAX_BODY_BYTES, or the problem text over "
                   "ORBOT_LIMITS__MAX_PROBLEM_CHARS", {}),
     "invalid": (422, "the request is invalid: `issues` lists every problem, each with its location, or in a "

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing
+import os
 import sys
 import time
 from collections import deque
@@ -118,7 +119,7 @@ class SolverPool:
         pebble.CONSTS.term_timeout = 0.2
         context = multiprocessing.get_context("forkserver")  # workers forked from a clean, preloaded process
         context.set_forkserver_preload(_preload())
-        self._pool = ProcessPool(max_workers=settings.solver_workers, context=context)
+        self._pool = ProcessPool(max_workers=settings.solver_workers, context=context, initializer=_yield_cpu)
 
     def start(self) -> None:
         """Start the workers (seconds, the first time: the fork server imports the solver stack)."""
@@ -171,3 +172,8 @@ def _preload() -> list[str]:
     main = sys.modules.get("__main__")
     named = getattr(getattr(main, "__spec__", None), "name", None)
     return ["orbot.service.worker", "orbot.cli", *([named] if named and not named.endswith("__main__") else [])]
+
+
+def _yield_cpu() -> None:
+    """In a worker: a lower CPU priority, so that a machine busy solving still answers requests promptly."""
+    os.nice(10)

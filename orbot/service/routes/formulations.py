@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from orbot.formulation import Formulation
 from orbot.service.deps import LimitedCaller, SettingsDep, time_limit_within_cap
@@ -31,7 +31,7 @@ async def solve(body: FormulationSolve, request: Request, who: LimitedCaller, se
     deadline = options.time_limit + options.diagnose_time_limit + settings.solve_grace
     result = await request.app.state.solver.run(who, request, solve_task, body.formulation, options,
                                                 settings.limits, deadline=deadline)
-    return JSONResponse(result)
+    return Response(result, media_type="application/json")
 
 
 @router.post("/formulations/code", operation_id="formulationCode", summary="A formulation as a Pyomo script",

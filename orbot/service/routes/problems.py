@@ -70,8 +70,8 @@ def _accepted(job) -> JSONResponse:
 
 
 _SOLVE = {202: {"model": JobPublic, **accepted("still running after `options.wait` seconds: the job to poll")},
-          **responses("unparsable", "unauthorized", "too_large", "invalid", "rate_limited", "llm_failed", "no_llm",
-                      "llm_timeout")}
+          **responses("unparsable", "unauthorized", "no_job", "cancelled_job", "too_large", "invalid", "rate_limited",
+                      "llm_failed", "no_llm", "llm_timeout")}
 
 
 @router.post("/solve", operation_id="solveProblem", summary="Solve a problem in words", response_model=Answer,
@@ -90,15 +90,20 @@ async def solve(body: ProblemCreate, request: Request, who: LimitedCaller, setti
             raise ProblemResponse(499, "client closed request")
         if ended.done():  # ended here: its outcome came with the wake-up
             return _outcome(job.id, ended.result())
-    job = await run_in_threadpool(store.existing, job.id)
-    if job.status in ("done", "failed"):  # ended elsewhere (another process) just as we stopped waiting
-        return _outcome(job.id, Ended(job.status, result=job.result, error=job.error))
-    return _accepted(job)
+    found = await run_in_threadpool(store.get, job.id)
+    if found is None:  # ended and deleted by its owner meanwhile
+        raise ProblemResponse(404, "no such job", detail=f"job {job.id} was deleted while this request waited")
+    if found.status in FINAL:  # ended elsewhere (another process) just as we stopped waiting
+        return _outcome(found.id, Ended(found.status, result=found.result, error=found.error))
+    return _accepted(found)
 
 
 def _outcome(job_id: str, ended: Ended) -> Response:
     if ended.status == "failed":
         raise ProblemResponse(500, "the solve failed", detail=ended.error, job=job_id)
+    if ended.status == "cancelled":
+        raise ProblemResponse(409, "job cancelled", detail=f"job {job_id} was cancelled while this request waited",
+                              job=job_id)
     assert ended.result is not None
     _raise_llm_failure(job_id, ended.result)
     return Response(ended.result_json or json.dumps(ended.result), media_type="application/json")
