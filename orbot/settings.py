@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,8 +35,10 @@ class Limits(BaseModel):
 
 
 class SolverOptions(BaseModel):
-    """What HiGHS is told. None means HiGHS's own default."""
+    """What the solver is told. None means the solver's own default."""
 
+    solver: Literal["auto", "highs", "scip"] = Field(
+        "auto", description="auto: HiGHS for LP, MILP and convex QP, SCIP for the rest (nonlinear, MIQP, non-convex)")
     time_limit: float | None = Field(60.0, description="seconds; None for no limit")
     mip_rel_gap: float | None = Field(None, description="relative MIP gap at which to stop")
     threads: int | None = Field(None, description="HiGHS threads; None lets HiGHS decide")
@@ -51,6 +54,7 @@ class Settings(BaseSettings):
                                       populate_by_name=True)
 
     limits: Limits = Field(default_factory=Limits)
+    solver: Literal["auto", "highs", "scip"] = "auto"
     time_limit: float | None = 60.0
     mip_rel_gap: float | None = None
     threads: int | None = None
@@ -108,8 +112,8 @@ class Settings(BaseSettings):
     diagnose_time_limit: float = 10.0
 
     def solver_options(self) -> SolverOptions:
-        return SolverOptions(time_limit=self.time_limit, mip_rel_gap=self.mip_rel_gap, threads=self.threads,
-                             diagnose_time_limit=self.diagnose_time_limit)
+        return SolverOptions(solver=self.solver, time_limit=self.time_limit, mip_rel_gap=self.mip_rel_gap,
+                             threads=self.threads, diagnose_time_limit=self.diagnose_time_limit)
 
 
 @lru_cache(maxsize=1)
