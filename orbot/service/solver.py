@@ -116,7 +116,7 @@ class SolverPool:
         self.queue = FairQueue(settings.solver_workers, settings.solver_queue, settings.solver_queue_per_caller)
         # a worker inside HiGHS cannot run its SIGTERM handler until HiGHS returns, so pebble's wait for it
         # (3 s by default, then SIGKILL) would hold the worker's slot for nothing (pebble.CONSTS is its knob)
-        pebble.CONSTS.term_timeout = 0.2
+        pebble.CONSTS.term_timeout = 0.05
         context = multiprocessing.get_context("forkserver")  # workers forked from a clean, preloaded process
         context.set_forkserver_preload(_preload())
         self._pool = ProcessPool(max_workers=settings.solver_workers, context=context, initializer=_yield_cpu)
@@ -138,7 +138,8 @@ class SolverPool:
         """Run ``task(*args)`` in a worker; killed at ``deadline`` seconds or when the client disconnects.
         Turns are taken by API key, or by client address without keys."""
         who = caller_key(request, who)
-        await self.queue.acquire(who)
+        if not await until_done_or_gone(self.queue.acquire(who), request):  # gone while waiting: leave the queue
+            raise ProblemResponse(499, "client closed request")
         started = time.monotonic()
         future = self._pool.schedule(task, args=args, timeout=deadline)
         try:
