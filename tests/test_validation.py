@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orbot import Formulation, FormulationError, Limits, compile_formulation, solve_formulation
+from orbot import Formulation, FormulationError, Limits, SolverOptions, compile_formulation, solve_formulation
 
 FORMULATIONS = Path(__file__).resolve().parent.parent / "examples" / "formulations"
 BASE = json.loads((FORMULATIONS / "transportation.json").read_text())
@@ -94,11 +94,14 @@ def test_mistyped_data():
     assert issue.kind == "data" and "'lots'" in issue.message
 
 
-def test_product_of_variables_in_a_constraint():
+def test_product_of_variables_in_a_constraint_is_quadratic():
     expression = "sum(ship[i, j] * ship[i, j] for j in MARKETS) <= supply[i]"
-    issue = only(issues_of(changed([(("constraints", 0, "expression"), expression)])))
-    assert issue.kind == "nonlinear"
-    assert "constraints must be linear" in issue.message
+    model = compile_formulation(Formulation.from_data(changed([(("constraints", 0, "expression"), expression)])))
+    assert model.model_class == "QCQP" and sorted(model.row_nonlinear) == [0, 1]
+    with pytest.raises(FormulationError) as caught:  # HiGHS, when asked for, says it cannot
+        solve_formulation(model.formulation, SolverOptions(solver="highs"))
+    issue = only(caught.value.issues)
+    assert issue.kind == "unsupported" and issue.name == "supply_limit" and "scip" in issue.hint
 
 
 def test_condition_on_a_variable():
@@ -107,16 +110,22 @@ def test_condition_on_a_variable():
     assert issue.kind == "nonlinear" and "conditions use data and indices only" in issue.message
 
 
-def test_functions_of_variables_are_not_linear():
+def test_functions_of_variables_are_nonlinear():
     expression = "sum(abs(ship[i, j]) for i in PLANTS for j in MARKETS)"
+    model = compile_formulation(Formulation.from_data(changed([(("objective", "expression"), expression)])))
+    assert model.model_class == "NLP" and model.objective_nonlinear is not None
+
+
+def test_rounding_a_variable_is_not_continuous():
+    expression = "sum(ceil(ship[i, j]) for i in PLANTS for j in MARKETS)"
     issue = only(issues_of(changed([(("objective", "expression"), expression)])))
-    assert issue.kind == "nonlinear" and "auxiliary variable" in issue.hint
+    assert issue.kind == "nonlinear" and issue.symbol == "ceil" and "integer variable" in issue.hint
 
 
 def test_division_by_a_variable():
     expression = "sum(1 / ship[i, j] for i in PLANTS for j in MARKETS)"
-    issue = only(issues_of(changed([(("objective", "expression"), expression)])))
-    assert issue.kind == "nonlinear" and "division" in issue.message
+    model = compile_formulation(Formulation.from_data(changed([(("objective", "expression"), expression)])))
+    assert model.model_class == "NLP"
 
 
 def test_strict_inequality():
@@ -168,24 +177,28 @@ def test_expansion_budget():
     assert issue.kind == "budget" and issue.element == "objective"
 
 
-def test_mixed_integer_quadratic_is_reported_before_solving():
+def test_mixed_integer_quadratic_goes_to_scip_or_is_reported_for_highs():
     data = {"variables": [{"name": "x", "domain": "integer", "upper": 5}],
             "objective": {"sense": "min", "expression": "(x - 2.5) ** 2"}}
     with pytest.raises(FormulationError, match="mixed-integer quadratic"):
-        solve_formulation(data)
+        solve_formulation(data, SolverOptions(solver="highs"))
+    result = solve_formulation(data)
+    assert result.solver == "scip" and result.objective == pytest.approx(0.25)
 
 
-def test_non_convex_quadratic_is_reported_before_solving():
+def test_non_convex_quadratic_goes_to_scip_or_is_reported_for_highs():
     data = {"variables": [{"name": "x", "upper": 5}], "objective": {"sense": "min", "expression": "-x ** 2"}}
     with pytest.raises(FormulationError, match="not convex"):
-        solve_formulation(data)
+        solve_formulation(data, SolverOptions(solver="highs"))
+    result = solve_formulation(data)
+    assert result.solver == "scip" and result.objective == pytest.approx(-25) and result.optimality == "global"
 
 
 def test_quadratic_in_a_constraint():
-    data = {"variables": [{"name": "x"}, {"name": "y"}], "objective": {"sense": "min", "expression": "x"},
+    data = {"variables": [{"name": "x"}, {"name": "y"}], "objective": {"sense": "min", "expression": "x + y"},
             "constraints": [{"name": "c", "expression": "x * y >= 1"}]}
-    issue = only(issues_of(data))
-    assert issue.kind == "nonlinear" and issue.name == "c"
+    result = solve_formulation(data)
+    assert result.stats["class"] == "QCQP" and result.objective == pytest.approx(2, abs=1e-5)
 
 
 def test_bound_from_a_parameter_with_a_named_index():

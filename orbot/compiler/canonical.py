@@ -5,16 +5,47 @@ Pyomo model, codegen and the notebook views read it."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 
 from orbot.formulation import Formulation
 
-__all__ = ["Block", "CanonicalModel", "format_key", "nest_by_blocks"]
+__all__ = ["Block", "CanonicalModel", "Terms", "Apply", "Sum", "Expr", "expr_text", "format_key", "nest_by_blocks"]
 
 INF = math.inf
+
+
+@dataclass(frozen=True)
+class Terms:
+    """sum(vals[i] * x[cols[i]]) + const + sum(coef * x[i] * x[j] for i, j, coef in quad)."""
+
+    cols: tuple[int, ...] = ()
+    vals: tuple[float, ...] = ()
+    const: float = 0.0
+    quad: tuple[tuple[int, int, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Apply:
+    """``op`` (mul, div, pow, exp, log, sqrt, abs, min, max) of ``args``; ``exponent`` for pow."""
+
+    op: str
+    args: tuple[Expr, ...]
+    exponent: float = 0.0
+    text: Any = ""  # the source (str or a lazily rendered Source), for messages
+
+
+@dataclass(frozen=True)
+class Sum:
+    """sum(k * expr for k, expr in parts)."""
+
+    parts: tuple[tuple[float, Expr], ...]
+
+
+Expr = Union[Terms, Apply, Sum]  # noqa: UP007  (a runtime alias: X | Y of classes needs 3.10's types.UnionType)
 
 
 @dataclass
@@ -32,9 +63,10 @@ class Block:
 
 @dataclass
 class CanonicalModel:
-    """min/max c'x + x'Qx + offset  s.t.  row_lower <= A x <= row_upper, bounds, integrality.
+    """min/max c'x + x'Qx + f(x) + offset  s.t.  row_lower <= A x + g(x) <= row_upper, bounds, integrality.
 
-    ``quad`` maps (i, j) with i <= j to the coefficient of x_i * x_j in the objective.
+    ``quad`` maps (i, j) with i <= j to the coefficient of x_i * x_j in the objective; f is
+    ``objective_nonlinear`` and g_r is ``row_nonlinear[r]`` (absent: 0), trees of ``Expr``.
     ``var_blocks`` and ``row_blocks`` map every column and row back to its element and key.
     """
 
@@ -54,6 +86,10 @@ class CanonicalModel:
     var_blocks: list[Block]
     row_blocks: list[Block]
     row_sides: list[str | None] = field(default_factory=list)  # 'lower'/'upper' for split ranges
+    # beyond the linear rows and the quadratic objective: row -> its other terms, the objective's others
+    row_nonlinear: dict[int, Expr] = field(default_factory=dict)
+    objective_nonlinear: Expr | None = None
+    nonlinear_class: str = ""  # 'QCQP', 'SOCP' or 'NLP' when there are such terms (orbot.compiler.nonlinear)
     sets: dict[str, Any] = field(default_factory=dict)  # name -> members and dimension (SetSymbol)
     params: dict[str, Any] = field(default_factory=dict)  # name -> loaded data, in dependency order (ParamSymbol)
 
@@ -70,8 +106,14 @@ class CanonicalModel:
         return bool(self.integrality.any())
 
     @property
+    def is_nonlinear(self) -> bool:
+        """Terms beyond a linear model with a quadratic objective (HiGHS takes none of them)."""
+        return bool(self.row_nonlinear) or self.objective_nonlinear is not None
+
+    @property
     def model_class(self) -> str:
-        kind = "QP" if self.quad else "LP"
+        """LP, QP, QCQP, SOCP or NLP, with MI in front when there are integer variables (MINLP)."""
+        kind = self.nonlinear_class or ("QP" if self.quad else "LP")
         return ("MI" + kind) if self.is_mip else kind
 
     def col_label(self, col: int) -> str:
@@ -99,6 +141,8 @@ class CanonicalModel:
         if len(terms) > max_terms:
             hidden = len(terms) - max_terms
             terms = terms[:max_terms] + [("+", f"... ({hidden} more terms)")]
+        if row in self.row_nonlinear:
+            terms.append(("+", expr_text(self.row_nonlinear[row], self.col_label)))
         body = " ".join(f"{s} {t}" for s, t in terms).lstrip("+ ").strip() or "0"
         if terms and terms[0][0] == "-":
             body = "-" + body[2:] if body.startswith("- ") else body
@@ -116,6 +160,7 @@ class CanonicalModel:
             "constraints": self.num_rows,
             "nonzeros": int(len(self.a_value)),
             "quadratic_terms": len(self.quad),
+            "nonlinear_constraints": len(self.row_nonlinear),
         }
 
 
@@ -189,3 +234,24 @@ def _nest_any(keys: list, numbers: list[float], tags: list | None) -> dict[str, 
 
 def _num(value: float) -> str:
     return f"{value:.10g}"
+
+
+def expr_text(expr: Expr, label: Callable[[int], str]) -> str:
+    """A tree as algebra in the user's names, e.g. 'log(x[a] + 1) + 2 sqrt(y)' (for diagnoses)."""
+    if isinstance(expr, Terms):
+        terms = [f"{_num(v)} {label(c)}" if v != 1 else label(c) for c, v in zip(expr.cols, expr.vals, strict=True)]
+        terms += [f"{_num(coef)} {label(i)}*{label(j)}" for i, j, coef in expr.quad]
+        if expr.const or not terms:
+            terms.append(_num(expr.const))
+        return " + ".join(terms)
+    if isinstance(expr, Sum):
+        parts = [expr_text(e, label) for _, e in expr.parts]
+        return " + ".join(p if k == 1 else f"{_num(k)} ({p})" for (k, _), p in zip(expr.parts, parts, strict=True))
+    args = [expr_text(a, label) for a in expr.args]
+    if expr.op == "mul":
+        return f"({args[0]}) * ({args[1]})"
+    if expr.op == "div":
+        return f"({args[0]}) / ({args[1]})"
+    if expr.op == "pow":
+        return f"({args[0]})**{_num(expr.exponent)}"
+    return f"{expr.op}({', '.join(args)})"

@@ -1,10 +1,11 @@
 """Expressions to closures: each checked syntax tree is compiled once, a handler per node type.
 
 A node's *degree* is known statically from the symbols it uses: 0 for data, 1 for linear, 2 for
-quadratic. Data nodes compile to ``fn(env) -> value``; variable nodes to emitters
-``fn(env, k, out)`` that append ``k * expression`` to the row being built (a ``Sink``). So
-nonlinearity is caught before anything is expanded, and expansion never builds intermediate
-expression objects. ``loops`` compiles ``for`` clauses, shared by sums and constraints' ``forall``.
+quadratic, 3 for anything else (``nonlinear``). Data nodes compile to ``fn(env) -> value``;
+variable nodes to emitters ``fn(env, k, out)`` that append ``k * expression`` to the row being
+built (a ``Sink``): linear terms as columns, quadratic ones as pairs, the rest as small trees. So
+the model class is known before anything is expanded, and linear expansion never builds
+intermediate expression objects. ``loops`` compiles ``for`` clauses, shared by sums and constraints' ``forall``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from orbot.compiler.canonical import format_key
 from orbot.compiler.emitters import Level, Loops, data_binop, emitter, key_function, power_exponent
+from orbot.compiler.nonlinear import FUNCTIONS, NONLINEAR, Apply, apply_node, tree_builder
 from orbot.compiler.symbols import EvalError, Node, ParamSymbol, SetSymbol, Sink, Source, VarSymbol, clip, sets_text
 from orbot.compiler.table import RESERVED, SymbolTable
 from orbot.compiler.vectorized import Ref, Term, reference, vectorized_sum
@@ -26,11 +28,6 @@ __all__ = ["ExpressionCompiler"]
 _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
             ast.Eq: operator.eq, ast.NotEq: operator.ne}
 _FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, **DATA_FUNCTIONS}
-_LINEAR_HINTS = {
-    "abs": "model |e| with an auxiliary variable t and constraints t >= e, t >= -e",
-    "min": "model min(...) with an auxiliary variable z <= each term (when maximizing z)",
-    "max": "model max(...) with an auxiliary variable z >= each term (when minimizing z)",
-}
 
 
 class ExpressionCompiler:
@@ -173,6 +170,8 @@ class ExpressionCompiler:
             return Node(max(left.degree, right.degree), add, text)
         if op is ast.Mult:
             if left.degree and right.degree:
+                if left.degree + right.degree > 2:
+                    return apply_node("mul", [left, right], text)
                 return self._product(left, right, text)
             data, expr = (left, right) if left.degree == 0 else (right, left)
             dfn, efn = data.fn, expr.fn
@@ -183,9 +182,7 @@ class ExpressionCompiler:
             return Node(expr.degree, scaled, text, plan=plan)
         if op is ast.Div:
             if right.degree:
-                raise ExpressionError(f"division by an expression with variables in '{text}' is not linear",
-                                      symbol=right.text, kind="nonlinear",
-                                      hint="multiply both sides by the divisor, or introduce an auxiliary variable")
+                return apply_node("div", [left, right], text)
             lfn, rfn = left.fn, right.fn
 
             def divided(env: dict, k: float, out: Sink) -> None:
@@ -199,19 +196,16 @@ class ExpressionCompiler:
             exponent = power_exponent(node.right)
             if exponent == 1:
                 return left
+            if exponent == 0:
+                return Node(0, lambda env: 1, text)
             if exponent == 2 and left.degree == 1:
                 return self._product(left, left, text)
-            raise ExpressionError(f"'{text}' raises a variable expression to the power {exponent}; only **2 of a "
-                                  "linear expression (in the objective) is supported", symbol=text, kind="nonlinear",
-                                  hint="linearize it, e.g. with a piecewise-linear approximation written out with "
-                                  "auxiliary variables")
+            return apply_node("pow", [left], text, float(exponent))
         raise ExpressionError(f"operator '{type(node.op).__name__}' in '{text}' applies to data only",
                               symbol=text, kind="nonlinear")
 
     def _product(self, left: Node, right: Node, text: str | Source) -> Node:
-        if left.degree + right.degree > 2:
-            raise ExpressionError(f"'{text}' has terms of degree {left.degree + right.degree}; at most quadratic "
-                                  "terms are supported", symbol=text, kind="nonlinear")
+        """Two linear factors: quadratic terms in the sink's ``quad``, linear and constant ones as usual."""
         lfn, rfn = left.fn, right.fn
 
         def product(env: dict, k: float, out: Sink) -> None:
@@ -353,9 +347,11 @@ class ExpressionCompiler:
             return Node(0, lambda env: value, text)
         args = [self.compile(argument, scope) for argument in node.args]
         if any(arg.degree for arg in args):
-            raise ExpressionError(f"{name}() of an expression with variables in '{text}' is not linear",
+            if name in FUNCTIONS or (name in ("min", "max") and len(args) > 1):
+                return apply_node(name, args, text)
+            raise ExpressionError(f"{name}() of an expression with variables in '{text}' is not continuous",
                                   symbol=name, kind="nonlinear",
-                                  hint=_LINEAR_HINTS.get(name, "apply functions to data only"))
+                                  hint="use an integer variable for a whole number (e.g. n >= e with n integer)")
         fns = [arg.fn for arg in args]
         function = _FUNCTIONS[name]
         if len(fns) == 1:
@@ -384,8 +380,7 @@ class ExpressionCompiler:
             fast = vectorized_sum(loops, element.plan, run) if isinstance(element.plan, Term) else None
             return Node(element.degree, fast or run, text)
         if element.degree:
-            raise ExpressionError(f"{name}() over variables in '{clip(text)}' is not linear", symbol=name,
-                                  kind="nonlinear", hint=_LINEAR_HINTS[name])
+            return self._extreme_of_variables(name, element, wrap, text)
         efn = element.fn
 
         def collect(env: dict, k: float, out: Sink) -> None:
@@ -400,6 +395,25 @@ class ExpressionCompiler:
                 raise EvalError(f"{name}() over no values in '{clip(text)}'", kind="data")
             return function(values.vals)
         return Node(0, extreme, text)
+
+    def _extreme_of_variables(self, name: str, element: Node, wrap: Callable, text: str | Source) -> Node:
+        """min/max over a generator of variable expressions: one tree with an argument per binding."""
+        build = tree_builder(element)
+
+        def collect(env: dict, k: float, out: Sink) -> None:
+            out.nl.append(build(env))  # type: ignore[union-attr]  # the sink below has a list
+        run = wrap(collect)
+
+        def emit(env: dict, k: float, out: Sink) -> None:
+            trees = Sink(nl=[])
+            run(env, 1.0, trees)
+            args = tuple(trees.nl or ())
+            if not args:
+                raise EvalError(f"{name}() over no values in '{clip(text)}'", kind="data")
+            if out.nl is None:
+                raise EvalError(f"'{text}' is nonlinear where only linear terms were expected", kind="nonlinear")
+            out.nl.append((k, args[0] if len(args) == 1 else Apply(name, args, 0.0, text)))
+        return Node(NONLINEAR, emit, text)
 
     def loops(self, clauses: list[ast.comprehension], scope: dict, text: str | Source) -> Loops:
         """Compile ``for`` clauses: the scope inside them, and ``wrap`` to run a body once per binding."""

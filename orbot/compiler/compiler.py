@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from orbot.compiler.canonical import CanonicalModel
+from orbot.compiler.canonical import CanonicalModel, Expr
 from orbot.compiler.closures import ExpressionCompiler
 from orbot.compiler.data import build_params, build_vars
+from orbot.compiler.nonlinear import domain_problems, nonlinear_class, nonlinear_part, term_count
 from orbot.compiler.rows import build_constraints, build_objective
 from orbot.compiler.symbols import Sink
 from orbot.compiler.table import SymbolTable
@@ -39,7 +40,7 @@ def compile_formulation(formulation: Formulation, limits: Limits | None = None) 
     build_vars(table, expressions, columns)
     objective_sink, sense = build_objective(table, expressions)
     rows: dict[str, Any] = {"lower": [], "upper": [], "keys": [], "starts": [], "sides": [], "blocks": [],
-                            "sink": Sink()}
+                            "sink": Sink(), "nonlinear": {}}
     build_constraints(table, expressions, rows)
     if table.issues:
         raise FormulationError(table.issues)
@@ -70,9 +71,38 @@ def compile_formulation(formulation: Formulation, limits: Limits | None = None) 
         row_sides=rows["sides"],
         sets=table.sets,
         params=table.params,
+        row_nonlinear=rows["nonlinear"],
+        objective_nonlinear=nonlinear_part(None, objective_sink.nl),
     )
     _check_numbers(model, limits.max_abs_value)
+    if model.is_nonlinear:
+        _check_nonlinear(model, limits.max_nonzeros)
+        model.nonlinear_class = nonlinear_class(model.row_nonlinear, model.row_lower, model.row_upper,
+                                                model.objective_nonlinear)
     return model
+
+
+def _check_nonlinear(model: CanonicalModel, largest: int) -> None:
+    """Trees within the nonzero budget, and no function whose argument the bounds keep out of its domain
+    (found here, by element and source text, rather than as a solver's numerical trouble)."""
+    parts: list[tuple[str, str | None, str, Expr]] = [
+        ("constraint", model.row_element(row), model.row_label(row), expr) for row, expr in model.row_nonlinear.items()]
+    if model.objective_nonlinear is not None:
+        parts.append(("objective", None, "the objective", model.objective_nonlinear))
+    if sum(term_count(expr) for *_, expr in parts) + len(model.a_value) > largest:
+        raise FormulationError([Issue("budget", "formulation", None, f"the model has more than {largest} terms",
+                                      hint="reduce the problem size")])
+    issues: list[Issue] = []
+    seen: set[tuple[str | None, str]] = set()
+    for element, name, label, expr in parts:
+        for text, problem in domain_problems(expr, model.col_lower, model.col_upper):
+            if (name, text) in seen:  # one issue per element and term, not one per row
+                continue
+            seen.add((name, text))
+            issues.append(Issue("domain", element, name, f"'{text}' in {label}: {problem}", symbol=text,
+                                hint="check the variables' bounds (lower defaults to 0) and the expression's signs"))
+    if issues:
+        raise FormulationError(issues[:20])
 
 
 def _csr(starts: list[int], sink: Sink, num_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

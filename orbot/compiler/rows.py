@@ -1,6 +1,7 @@
 """Rows: the objective and the constraints expanded through the compiled closures. Each constraint
 becomes ``lower <= linear part <= upper`` rows written into shared lists (bounds, keys, row starts)
-and one sink of (column, coefficient) terms, which ``compile_formulation`` turns into CSR arrays.
+and one sink of (column, coefficient) terms, which ``compile_formulation`` turns into CSR arrays;
+a row with quadratic or nonlinear terms keeps them beside it, as a tree (``nonlinear``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from orbot.compiler.canonical import Block
 from orbot.compiler.closures import ExpressionCompiler
 from orbot.compiler.emitters import emitter
+from orbot.compiler.nonlinear import nonlinear_part
 from orbot.compiler.parsing import parsed_binding, parsed_expression
 from orbot.compiler.symbols import INF, EvalError, Sink, binding_text, clip, python_error
 from orbot.compiler.table import SymbolTable
@@ -24,7 +26,7 @@ __all__ = ["build_objective", "build_constraints"]
 def build_objective(table: SymbolTable, expressions: ExpressionCompiler) -> tuple[Sink, str]:
     """Expand the objective into a sink (linear terms, constant, quadratic terms) and its sense."""
     table.element = ("objective", None)
-    sink = Sink(quad={})
+    sink = Sink(quad={}, nl=[])
     objective = table.f.objective
     try:
         tree = parsed_expression(objective.expression, table.limits)
@@ -54,6 +56,8 @@ def build_constraints(table: SymbolTable, expressions: ExpressionCompiler, rows:
             # drop the partial rows of a failed element, so the others stay consistent
             del rows["lower"][first_row:], rows["upper"][first_row:], rows["keys"][first_row:]
             del rows["sides"][first_row:]
+            for row in [r for r in rows["nonlinear"] if r >= first_row]:
+                del rows["nonlinear"][row]
             cut = rows["starts"][first_row] if first_row < len(rows["starts"]) else len(sink.cols)
             del rows["starts"][first_row:], sink.cols[cut:], sink.vals[cut:]
             table.add_issue(exc.kind, str(exc), symbol=exc.symbol, hint=exc.hint)
@@ -83,12 +87,9 @@ def _build_constraint(table: SymbolTable, expressions: ExpressionCompiler, c: An
     key_fn = (lambda env: ()) if not names else operator.itemgetter(*names)
     tree, ops = _comparison(tree, c.expression)
     sides = [expressions.compile(side, scope) for side in [tree.left, *tree.comparators]]
-    for side in sides:
-        if side.degree > 1:
-            raise ExpressionError(f"'{clip(side.text)}' multiplies variables; constraints must be linear",
-                                  symbol=side.text, kind="nonlinear",
-                                  hint="linearize it, e.g. a binary times a continuous variable becomes an auxiliary "
-                                  "variable with big-M constraints")
+    if max(side.degree for side in sides) > 1:
+        _nonlinear_rows(sides, ops, loops, key_fn, names, c.expression, table, rows)
+        return
     lower, upper, keys, starts, side_tags = rows["lower"], rows["upper"], rows["keys"], rows["starts"], rows["sides"]
 
     def add_row(lhs: Callable, rhs: Callable, op: type, env: dict, tag: str | None) -> None:
@@ -129,16 +130,71 @@ def _build_constraint(table: SymbolTable, expressions: ExpressionCompiler, c: An
             def body(env: dict, k: float, out: Sink) -> None:
                 add_row(lo_emit, mid_emit, ast.LtE, env, "lower")
                 add_row(mid_emit, hi_emit, ast.LtE, env, "upper")
+    _expand(wrap(body), table, names, c.expression, sink)
+
+
+def _expand(run: Callable, table: SymbolTable, names: list[str], text: str, sink: Sink) -> None:
+    """Run a constraint's body for every binding; errors say at which binding."""
     table.budget[0] = table.limits.max_index_combinations
     env: dict = {}
     try:
-        wrap(body)(env, 1.0, sink)
+        run(env, 1.0, sink)
     except EvalError as exc:
         where_text = binding_text(env, names)
         raise EvalError(f"{where_text}{exc}", symbol=exc.symbol, kind=exc.kind, hint=exc.hint) from None
     except (ArithmeticError, ValueError, TypeError) as exc:
-        raise EvalError(f"{binding_text(env, names)}cannot compute '{clip(c.expression)}': "
+        raise EvalError(f"{binding_text(env, names)}cannot compute '{clip(text)}': "
                         f"{python_error(exc)}", kind="data") from None
+
+
+def _nonlinear_rows(sides: list, ops: list[type[ast.cmpop]], loops: Any, key_fn: Callable, names: list[str], text: str,
+                    table: SymbolTable, rows: dict) -> None:
+    """Rows of an element with quadratic or nonlinear terms: ``lower <= A x + g(x) <= upper``, the linear
+    part in the shared sink as usual and g, per row, in ``rows['nonlinear']`` (kept apart from the
+    linear elements' loop, which stays as it was)."""
+    sink: Sink = rows["sink"]
+    parts: dict[int, Any] = rows["nonlinear"]
+
+    def add_row(emitters: list[tuple[Callable, float]], lo: Callable | None, hi: Callable | None, env: dict,
+                tag: str | None) -> None:
+        rows["starts"].append(len(sink.cols))
+        sink.const, sink.quad, sink.nl = 0.0, {}, []
+        for emit, sign in emitters:
+            emit(env, sign, sink)
+        part = nonlinear_part(sink.quad, sink.nl)
+        sink.quad = sink.nl = None
+        if part is not None:
+            parts[len(rows["lower"])] = part
+        rows["lower"].append(-INF if lo is None else lo(env) - sink.const)
+        rows["upper"].append(INF if hi is None else hi(env) - sink.const)
+        rows["keys"].append(key_fn(env))
+        rows["sides"].append(tag)
+
+    zero: Callable = lambda env: 0.0  # noqa: E731
+    if len(sides) == 2:
+        lhs, rhs = emitter(sides[0]), emitter(sides[1])
+        op = ops[0]
+        lo, hi = (zero if op in (ast.GtE, ast.Eq) else None), (zero if op in (ast.LtE, ast.Eq) else None)
+
+        def body(env: dict, k: float, out: Sink) -> None:
+            add_row([(lhs, 1.0), (rhs, -1.0)], lo, hi, env, None)
+    else:
+        low, mid, high = sides
+        if ops[0] is ast.GtE:
+            low, high = high, low
+        mid_emit = emitter(mid)
+        if low.degree == 0 and high.degree == 0:
+            low_fn, high_fn = low.fn, high.fn
+
+            def body(env: dict, k: float, out: Sink) -> None:
+                add_row([(mid_emit, 1.0)], low_fn, high_fn, env, None)
+        else:
+            low_emit, high_emit = emitter(low), emitter(high)
+
+            def body(env: dict, k: float, out: Sink) -> None:
+                add_row([(low_emit, 1.0), (mid_emit, -1.0)], None, zero, env, "lower")
+                add_row([(mid_emit, 1.0), (high_emit, -1.0)], None, zero, env, "upper")
+    _expand(loops.wrap(body), table, names, text, sink)
 
 
 def _comparison(tree: ast.expr, text: str) -> tuple[ast.Compare, list[type[ast.cmpop]]]:

@@ -72,15 +72,17 @@ class EvalError(Exception):
 
 
 class Sink:
-    """Where emitters write: linear terms as parallel lists, a constant, quadratic terms."""
+    """Where emitters write: linear terms as parallel lists, a constant, quadratic terms, and
+    nonlinear terms as (coefficient, tree) pairs (``orbot.compiler.nonlinear``)."""
 
-    __slots__ = ("cols", "vals", "const", "quad")
+    __slots__ = ("cols", "vals", "const", "quad", "nl")
 
-    def __init__(self, quad: dict | None = None):
+    def __init__(self, quad: dict | None = None, nl: list | None = None):
         self.cols: list[int] = []
         self.vals: list[float] = []
         self.const = 0.0
         self.quad = quad
+        self.nl = nl
 
 
 class Source:
@@ -106,7 +108,7 @@ class Source:
 class Node:
     """A compiled expression: data ``fn(env) -> value`` (degree 0) or an emitter ``fn(env, k, sink)``."""
 
-    degree: int  # 0 data, 1 linear, 2 quadratic
+    degree: int  # 0 data, 1 linear, 2 quadratic, 3 anything else (orbot.compiler.nonlinear)
     fn: Callable
     text: str | Source
     plan: Any = None  # what a vectorized sum can compute with arrays instead (see ``vectorized``)

@@ -1,7 +1,8 @@
 """Solve a CanonicalModel with HiGHS and report the outcome in the formulation's own names.
 
 Infeasible, unbounded and time limits are statuses of the result, never exceptions; only
-a model HiGHS cannot take (MIQP, non-convex QP) raises, before solving, as a FormulationError.
+a model HiGHS cannot take (nonlinear terms, MIQP, non-convex QP) raises, before solving, as a
+FormulationError (``orbot.solving.solve`` sends those to SCIP unless HiGHS was asked for).
 The model goes to highspy as arrays: this is the fast path (see bench/); ``orbot.solving.pyomo_model``
 builds the same model in Pyomo for users who want it and for the differential tests.
 """
@@ -14,16 +15,15 @@ import time
 import highspy
 import numpy as np
 
-from orbot.compiler import CanonicalModel, compile_formulation
+from orbot.compiler import CanonicalModel
 from orbot.compiler.canonical import nest_by_blocks
 from orbot.errors import FormulationError, Issue
-from orbot.formulation import Formulation
-from orbot.settings import Limits, SolverOptions
+from orbot.settings import SolverOptions
 from orbot.solving.diagnose import diagnose
 from orbot.solving.highs_model import ModelRejected, new_highs, pass_model
 from orbot.solving.result import SolveResult, Status, clean_number
 
-__all__ = ["solve_formulation", "solve_canonical", "check_supported"]
+__all__ = ["solve_highs", "check_supported", "highs_issue", "quadratic_is_convex"]
 
 _STATUS = {
     highspy.HighsModelStatus.kOptimal: Status.OPTIMAL,
@@ -40,36 +40,47 @@ _STOPPED = {  # limits that end a solve early: the result is whatever was found 
 }
 
 
-def solve_formulation(formulation: Formulation | dict | str, options: SolverOptions | None = None,
-                      limits: Limits | None = None) -> SolveResult:
-    """Validate, compile and solve. Raises FormulationError for an invalid or unsupported model."""
-    if isinstance(formulation, str):
-        formulation = Formulation.from_json(formulation)
-    elif isinstance(formulation, dict):
-        formulation = Formulation.from_data(formulation)
-    started = time.perf_counter()
-    model = compile_formulation(formulation, limits)
-    build_seconds = time.perf_counter() - started
-    result = solve_canonical(model, options)
-    result.build_seconds = build_seconds
-    return result
+def highs_issue(model: CanonicalModel, max_dense: int = 3000) -> Issue | None:
+    """Why HiGHS cannot solve ``model`` (nonlinear terms, MIQP, non-convex QP), or None if it can."""
+    if model.is_nonlinear:
+        element, name = ("objective", None) if model.objective_nonlinear is not None and not model.row_nonlinear \
+            else ("constraint", model.row_element(min(model.row_nonlinear)))
+        return Issue("unsupported", element, name,
+                     f"the model is {model.model_class}: it has products, powers or functions of variables beyond a "
+                     "quadratic objective, which HiGHS cannot solve",
+                     hint="solve it with SCIP (solver 'scip' or 'auto'), or linearize it where that is exact")
+    if not model.quad:
+        return None
+    if model.is_mip:
+        integers = [model.col_label(int(c)) for c in np.nonzero(model.integrality)[0][:5]]
+        return Issue("unsupported", "objective", None,
+                     "the objective is quadratic and the model has integer variables "
+                     f"({', '.join(integers)}); HiGHS cannot solve mixed-integer quadratic programs",
+                     hint="solve it with SCIP (solver 'scip' or 'auto'), make the objective linear (e.g. a "
+                     "piecewise-linear approximation with auxiliary variables) or make the variables continuous")
+    if not quadratic_is_convex(model, max_dense):
+        direction = "minimizing" if model.sense == "minimize" else "maximizing"
+        return Issue("unsupported", "objective", None,
+                     f"the quadratic objective is not {'convex' if model.sense == 'minimize' else 'concave'}, so "
+                     f"{direction} it is a non-convex problem HiGHS cannot solve",
+                     hint="solve it with SCIP (solver 'scip' or 'auto'), or check the signs of the squared terms; a "
+                     "product x*y of two variables is rarely convex")
+    return None
 
 
 def check_supported(model: CanonicalModel, max_dense: int = 3000) -> None:
-    """Raise FormulationError for what HiGHS cannot solve: MIQP and non-convex QP."""
-    if not model.quad:
-        return
-    if model.is_mip:
-        integers = [model.col_label(int(c)) for c in np.nonzero(model.integrality)[0][:5]]
-        raise FormulationError([Issue(
-            "unsupported", "objective", None,
-            "the objective is quadratic and the model has integer variables "
-            f"({', '.join(integers)}); HiGHS cannot solve mixed-integer quadratic programs",
-            hint="make the objective linear (e.g. a piecewise-linear approximation with auxiliary variables) "
-            "or make the variables continuous")])
+    """Raise FormulationError for what HiGHS cannot solve (``highs_issue``)."""
+    issue = highs_issue(model, max_dense)
+    if issue is not None:
+        raise FormulationError([issue])
+
+
+def quadratic_is_convex(model: CanonicalModel, max_dense: int = 3000) -> bool:
+    """Whether the quadratic objective is convex (minimizing) or concave (maximizing); a model too large to
+    check densely counts as convex, and HiGHS reports it if it is not."""
     columns = sorted({c for pair in model.quad for c in pair})
     if len(columns) > max_dense:
-        return  # too large to check densely here; HiGHS reports it if it is not convex
+        return True
     position = {c: i for i, c in enumerate(columns)}
     matrix = np.zeros((len(columns), len(columns)))
     for (i, j), coef in model.quad.items():
@@ -80,15 +91,7 @@ def check_supported(model: CanonicalModel, max_dense: int = 3000) -> None:
             matrix[position[j], position[i]] += coef / 2
     eigenvalues = np.linalg.eigvalsh(matrix)
     scale = max(1.0, float(np.abs(eigenvalues).max()))
-    convex = eigenvalues.min() >= -1e-9 * scale if model.sense == "minimize" else eigenvalues.max() <= 1e-9 * scale
-    if not convex:
-        direction = "minimizing" if model.sense == "minimize" else "maximizing"
-        raise FormulationError([Issue(
-            "unsupported", "objective", None,
-            f"the quadratic objective is not {'convex' if model.sense == 'minimize' else 'concave'}, so "
-            f"{direction} it is a non-convex problem HiGHS cannot solve",
-            hint="check the signs of the squared terms; a product x*y of two variables is rarely convex, "
-            "linearize it with auxiliary variables")])
+    return bool(eigenvalues.min() >= -1e-9 * scale if model.sense == "minimize" else eigenvalues.max() <= 1e-9 * scale)
 
 
 # HiGHS's feasibility-jump heuristic costs a fixed ~13 ms of CPU (about 3x the whole solve) on a MIP of a few
@@ -96,7 +99,8 @@ def check_supported(model: CanonicalModel, max_dense: int = 3000) -> None:
 SMALL_MIP = 64
 
 
-def solve_canonical(model: CanonicalModel, options: SolverOptions | None = None) -> SolveResult:
+def solve_highs(model: CanonicalModel, options: SolverOptions | None = None) -> SolveResult:
+    """Solve with HiGHS; raises FormulationError for a model it cannot take (``highs_issue``)."""
     options = options or SolverOptions()
     check_supported(model)
     started = time.perf_counter()
@@ -132,6 +136,7 @@ def solve_canonical(model: CanonicalModel, options: SolverOptions | None = None)
         result._col_values = values
         result._row_values = np.asarray(solution.row_value, dtype=float)
         result.variables = nest_by_blocks(model.var_blocks, values)
+        result.optimality = "global" if status is Status.OPTIMAL else None
         if mip:
             result.mip_gap = clean_number(float(info.mip_gap)) if math.isfinite(info.mip_gap) else None
         elif solution.dual_valid and model.num_rows:

@@ -58,11 +58,16 @@ class SolveResult(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     status: Status
-    solver_status: str = Field(description="HiGHS's own words")
+    solver_status: str = Field(description="the solver's own words")
+    solver: str = Field("highs", description="highs (LP, MILP, convex QP) or scip (nonlinear, MIQP, non-convex)")
+    optimality: str | None = Field(None, description="'global' for an optimal status: both solvers prove the "
+                                   "optimum over the whole feasible region (SCIP by spatial branch and bound), within "
+                                   "their tolerances and the gap")
     objective: float | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
     duals: dict[str, Any] | None = Field(None, description="constraint duals, LPs only (HiGHS sign convention)")
-    mip_gap: float | None = None
+    mip_gap: float | None = Field(None, description="relative gap between the solution and the proven bound (MIPs, "
+                                  "and every SCIP solve)")
     solve_seconds: float = 0.0
     build_seconds: float = 0.0
     stats: dict[str, Any] = Field(default_factory=dict)
@@ -113,7 +118,9 @@ class SolveResult(BaseModel):
 
     def summary(self) -> str:
         objective = "-" if self.objective is None else f"{self.objective:.10g}"
-        return f"status {self.status.value}, objective {objective}"
+        # HiGHS's optima are global as a matter of course; SCIP's are said to be, as nonlinear solvers often are not
+        optimum = f" ({self.optimality} optimum, SCIP)" if self.optimality and self.solver == "scip" else ""
+        return f"status {self.status.value}{optimum}, objective {objective}"
 
     def to_pandas(self):
         """Variable values as a DataFrame: variable, index, value, lower, upper, integer."""

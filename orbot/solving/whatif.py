@@ -10,8 +10,8 @@ from orbot.compiler import CanonicalModel, compile_formulation
 from orbot.errors import FormulationError, Issue
 from orbot.formulation import Formulation, index_set_name
 from orbot.settings import SolverOptions
-from orbot.solving.highs import solve_formulation
 from orbot.solving.result import MemberKeys, SolveResult, close_hint
+from orbot.solving.solve import solve_formulation
 from orbot.solving.views import describe_values
 
 __all__ = ["WhatIf", "what_if", "with_changes"]
