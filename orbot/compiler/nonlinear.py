@@ -60,7 +60,11 @@ def apply_node(op: str, children: list[Node], text: str | Source, exponent: floa
 
 def _sink_expr(sink: Sink) -> Expr:
     quad = tuple((i, j, c) for (i, j), c in (sink.quad or {}).items() if c != 0.0)
-    linear = Terms(tuple(sink.cols), tuple(sink.vals), sink.const, quad)
+    merged: dict[int, float] = {}
+    for col, val in zip(sink.cols, sink.vals, strict=True):  # (x - 3)**2 writes x twice: once is enough
+        merged[col] = merged.get(col, 0.0) + val
+    merged = {col: val for col, val in merged.items() if val != 0.0}
+    linear = Terms(tuple(merged), tuple(merged.values()), sink.const, quad)
     parts = sink.nl or []
     if not parts:
         return linear

@@ -32,13 +32,19 @@ Expressions are written in a small Python-like algebra (parsed safely, never exe
   `for t in range(a, b)` iterates integers a..b-1;
 - conditions (in `if` clauses, `where` and `... if cond else ...`): comparisons, `and`, `or`,
   `not`, `i in SET`, `(i, j) in ARCS`; conditions use data and indices only, never variables;
-- functions of data only: min, max, abs, sqrt, exp, log, ceil, floor, round; min/max also take
-  a set (min(PERIODS) is its first member) or a generator; len(SET) is a set's size;
+- functions: min, max, abs, sqrt, exp, log of data or of variables; ceil, floor, round of data
+  only; min/max also take a set (min(PERIODS) is its first member) or a generator; len(SET) is
+  a set's size;
 - a constraint is one comparison with <=, >= or == (lhs <= rhs), or a range lo <= expr <= hi.
-Linear and mixed-integer models are solved; a quadratic objective (e.g. x[i] * x[j], x[i]**2)
-is allowed if it is convex and all variables are continuous. Products of variables in
-constraints, variables inside functions or divisors, and conditions on variables are not
-linear: model them with auxiliary variables (e.g. big-M constraints with binary variables).
+Linear and mixed-integer models are solved with HiGHS (fast, with duals). Nonlinear terms are
+allowed in the objective and in constraints: products and powers of variables (x[i] * y[i],
+x**3, x**0.5), division by expressions with variables, and exp, log, sqrt, abs, min, max of
+variables (a norm: sqrt(sum(x[i]**2 for i in I)) <= t); such models are solved to global
+optimality with SCIP, integer variables included. Keep a model linear whenever a linearization
+is exact (a fixed cost with a binary variable, a max in a minimized objective with an auxiliary
+variable): linear solves are faster and give duals. Conditions (`if`, `where`) never use
+variables: use binary variables with big-M constraints. log, sqrt and fractional powers need an
+argument that can be positive: give such variables a positive lower bound where the text allows.
 """
 
 DATA_FUNCTIONS: dict[str, Callable[..., Any]] = {
