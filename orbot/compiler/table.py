@@ -25,7 +25,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 # function names, and the names a generated Pyomo script uses for itself (orbot.codegen)
 RESERVED = set(DATA_FUNCTIONS) | SPECIAL_FUNCTIONS | {
     "inf", "model", "pyo", "math", "json", "sys", "Path", "defaultdict", "SolverFactory", "build_model",
-    "solve", "main", "from_entries", "DATA", "STATUS", "values_of", "print_result"}
+    "solve", "main", "from_entries", "DATA", "STATUS", "values_of", "print_result", "expr_min", "expr_max", "expr_abs",
+    "UnaryFunctionExpression"}
 
 
 class SymbolTable:

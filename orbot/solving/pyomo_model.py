@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from orbot.compiler import CanonicalModel, compile_formulation
-from orbot.compiler.canonical import nest_by_blocks
+from orbot.compiler.canonical import Terms, nest_by_blocks
 from orbot.formulation import Formulation, index_set_name
 from orbot.settings import Limits, SolverOptions
 from orbot.solving.highs import check_supported
 from orbot.solving.result import SolveResult, Status
+from orbot.solving.solve import choose_solver
+from orbot.solving.trees import TreeTranslator
 
 __all__ = ["to_pyomo", "solve_with_pyomo", "component_name"]
 
@@ -65,6 +67,7 @@ def to_pyomo(source: Formulation | CanonicalModel, limits: Limits | None = None)
         for i, key in enumerate(block.keys):
             var_of_col[block.start + i] = var[key] if index_sets else var
     ends = list(model_in.a_start[1:]) + [len(model_in.a_index)]
+    translate = _pyomo_translator(var_of_col)
     descriptions = {c.name: c.description for c in f.constraints}
     for block in model_in.row_blocks:
         rows = range(block.start, block.stop)
@@ -78,11 +81,14 @@ def to_pyomo(source: Formulation | CanonicalModel, limits: Limits | None = None)
         def expression(row: int) -> Any:
             start, stop = model_in.a_start[row], ends[row]
             lo, hi = _finite(model_in.row_lower[row]), _finite(model_in.row_upper[row])
-            if stop == start:  # every term cancelled: a constant comparison
+            extra = model_in.row_nonlinear.get(row)
+            if stop == start and extra is None:  # every term cancelled: a constant comparison
                 holds = (lo is None or lo <= 0) and (hi is None or hi >= 0)
                 return pyo.Constraint.Feasible if holds else pyo.Constraint.Infeasible
             body = pyo.quicksum(float(model_in.a_value[k]) * var_of_col[model_in.a_index[k]]
                                 for k in range(start, stop))
+            if extra is not None:
+                body = body + translate(extra)
             if lo is not None and lo == hi:
                 return body == lo
             return pyo.inequality(lo, body, hi) if lo is not None and hi is not None else \
@@ -98,6 +104,8 @@ def to_pyomo(source: Formulation | CanonicalModel, limits: Limits | None = None)
         m.add_component(component_name(block.name), constraint)
     linear = pyo.quicksum(float(c) * var_of_col[j] for j, c in enumerate(model_in.col_cost) if c != 0)
     quadratic = pyo.quicksum(float(c) * var_of_col[i] * var_of_col[j] for (i, j), c in model_in.quad.items())
+    if model_in.objective_nonlinear is not None:
+        quadratic = quadratic + translate(model_in.objective_nonlinear)
     sense = pyo.maximize if model_in.sense == "maximize" else pyo.minimize
     objective_name = "objective" if not hasattr(m, "objective") else "objective_"
     m.add_component(objective_name,
@@ -106,9 +114,23 @@ def to_pyomo(source: Formulation | CanonicalModel, limits: Limits | None = None)
     return m
 
 
+def _pyomo_translator(var_of_col: list) -> TreeTranslator:
+    """Trees as Pyomo expressions; |e| as the unary function Pyomo's SCIP interface reads (its AbsExpression
+    it does not, in Pyomo 6.10)."""
+    import pyomo.environ as pyo
+    from pyomo.core.expr.numeric_expr import UnaryFunctionExpression
+
+    def leaf(terms: Terms) -> Any:
+        linear = pyo.quicksum(v * var_of_col[c] for c, v in zip(terms.cols, terms.vals, strict=True))
+        return linear + pyo.quicksum(coef * var_of_col[i] * var_of_col[j] for i, j, coef in terms.quad) + terms.const
+    return TreeTranslator(leaf, {"exp": pyo.exp, "log": pyo.log, "sqrt": pyo.sqrt,
+                                 "abs": lambda e: UnaryFunctionExpression((e,), "abs", abs)})
+
+
 def solve_with_pyomo(formulation: Formulation, options: SolverOptions | None = None,
                      limits: Limits | None = None) -> SolveResult:
-    """Solve through Pyomo's ``highs`` interface (pyomo.contrib.solver)."""
+    """Solve through Pyomo's ``highs`` interface (pyomo.contrib.solver), or its ``scip_direct`` for a model
+    HiGHS cannot take (``choose_solver``)."""
     import pyomo.environ  # noqa: F401  the new solver factory needs the environment loaded first
     from pyomo.contrib.solver.common.factory import SolverFactory
     from pyomo.contrib.solver.common.results import TerminationCondition as T
@@ -116,16 +138,18 @@ def solve_with_pyomo(formulation: Formulation, options: SolverOptions | None = N
     options = options or SolverOptions()
     started = time.perf_counter()
     canonical = compile_formulation(formulation, limits)
-    check_supported(canonical)
+    scip = choose_solver(canonical, options) == "scip"
+    if not scip:
+        check_supported(canonical)
     model = to_pyomo(canonical)
     build_seconds = time.perf_counter() - started
-    solver = SolverFactory("highs")
+    solver = SolverFactory("scip_direct" if scip else "highs")
     config: dict[str, Any] = {"load_solutions": False, "raise_exception_on_nonoptimal_result": False}
     if options.time_limit is not None:
         config["time_limit"] = options.time_limit
     if options.mip_rel_gap is not None:
         config["rel_gap"] = options.mip_rel_gap
-    if options.threads is not None:
+    if options.threads is not None and not scip:
         config["threads"] = options.threads
     started = time.perf_counter()
     results = solver.solve(model, **config)
@@ -140,7 +164,7 @@ def solve_with_pyomo(formulation: Formulation, options: SolverOptions | None = N
         status = (Status.TIME_LIMIT_FEASIBLE if has_solution else Status.TIME_LIMIT_NO_SOLUTION) if stopped \
             else Status.ERROR
     result = SolveResult(status=status, solver_status=str(results.termination_condition.name),
-                         stats=canonical.stats(), build_seconds=build_seconds)
+                         stats=canonical.stats(), build_seconds=build_seconds, solver="scip" if scip else "highs")
     if status.has_solution and has_solution:
         results.solution_loader.load_vars()
         values = np.array([var.value if var.value is not None else 0.0 for var in model._orbot_columns])

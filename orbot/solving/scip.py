@@ -3,7 +3,7 @@
 SCIP solves mixed-integer nonlinear models to global optimality by spatial branch and bound, so an
 ``optimal`` status here is a proven global optimum (within SCIP's tolerances, the gap reported),
 just as it is from HiGHS on LP, MILP and convex QP. The model goes to SCIP as built by orbot: linear
-rows from the arrays, and each row's nonlinear tree translated by a table of handlers. SCIP takes
+rows from the arrays, and each row's nonlinear tree translated by ``orbot.solving.trees``. SCIP takes
 only a linear objective, so quadratic and nonlinear objective terms move to an epigraph variable.
 pyscipopt is imported on first use: the linear path never pays for it (~0.2 s).
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from orbot.compiler.canonical import Expr, Sum, Terms, nest_by_blocks
 from orbot.compiler.nonlinear import evaluate
 from orbot.settings import SolverOptions
 from orbot.solving.result import Diagnosis, SolveResult, Status, clean_number
+from orbot.solving.trees import TreeTranslator
 
 __all__ = ["solve_scip", "build_scip", "row_activities"]
 
@@ -82,7 +82,18 @@ def build_scip(model: CanonicalModel, options: SolverOptions, bounds: tuple[np.n
     columns = [scip.addVar(lb=None if lo == -math.inf else float(lo), ub=None if hi == math.inf else float(hi),
                            vtype="I" if integer else "C")
                for lo, hi, integer in zip(lower.tolist(), upper.tolist(), model.integrality.tolist(), strict=True)]
-    translate = _Translator(columns, ScipExpr, Term, pyscipopt)
+    def leaf(terms: Terms) -> Any:
+        coefficients: dict = {}
+        for c, v in zip(terms.cols, terms.vals, strict=True):
+            key = Term(columns[c])
+            coefficients[key] = coefficients.get(key, 0.0) + v
+        for i, j, coef in terms.quad:
+            key = Term(columns[i], columns[j])
+            coefficients[key] = coefficients.get(key, 0.0) + coef
+        if terms.const:
+            coefficients[Term()] = terms.const
+        return ScipExpr(coefficients)
+    translate = TreeTranslator(leaf, {"exp": pyscipopt.exp, "log": pyscipopt.log, "sqrt": pyscipopt.sqrt, "abs": abs})
     ends = [*model.a_start[1:].tolist(), len(model.a_index)][:model.num_rows]
     index, value = model.a_index.tolist(), model.a_value.tolist()
     row_lower, row_upper = model.row_lower.tolist(), model.row_upper.tolist()
@@ -107,48 +118,6 @@ def build_scip(model: CanonicalModel, options: SolverOptions, bounds: tuple[np.n
     scip.setObjective(objective + model.offset if model.offset else objective,
                       sense="maximize" if model.sense == "maximize" else "minimize")
     return scip, columns
-
-
-class _Translator:
-    """An orbot tree -> a pyscipopt expression, one handler per operator; min and max become the
-    exact (a + b -/+ |a - b|) / 2, which SCIP's abs handler takes globally."""
-
-    def __init__(self, columns: list, expr_class: Any, term_class: Any, pyscipopt: Any):
-        self.columns, self.expr_class, self.term_class = columns, expr_class, term_class
-        self.handlers: dict[str, Callable[[list, float], Any]] = {
-            "mul": lambda a, _: a[0] * a[1], "div": lambda a, _: a[0] / a[1], "pow": lambda a, p: a[0] ** p,
-            "exp": lambda a, _: pyscipopt.exp(a[0]), "log": lambda a, _: pyscipopt.log(a[0]),
-            "sqrt": lambda a, _: pyscipopt.sqrt(a[0]), "abs": lambda a, _: abs(a[0]),
-            "min": lambda a, _: _fold(a, -1.0), "max": lambda a, _: _fold(a, 1.0),
-        }
-
-    def __call__(self, expr: Expr) -> Any:
-        if isinstance(expr, Terms):
-            terms: dict = {}
-            x, term = self.columns, self.term_class
-            for c, v in zip(expr.cols, expr.vals, strict=True):
-                key = term(x[c])
-                terms[key] = terms.get(key, 0.0) + v
-            for i, j, coef in expr.quad:
-                key = term(x[i], x[j])
-                terms[key] = terms.get(key, 0.0) + coef
-            if expr.const:
-                terms[term()] = expr.const
-            return self.expr_class(terms)
-        if isinstance(expr, Sum):
-            total: Any = 0.0
-            for k, part in expr.parts:
-                total = total + k * self(part)
-            return total
-        return self.handlers[expr.op]([self(arg) for arg in expr.args], expr.exponent)
-
-
-def _fold(args: list, sign: float) -> Any:
-    """max (sign 1) or min (sign -1) of several expressions, pairwise."""
-    result = args[0]
-    for other in args[1:]:
-        result = (result + other + sign * abs(result - other)) / 2
-    return result
 
 
 def row_activities(model: CanonicalModel, values: np.ndarray) -> np.ndarray:
