@@ -202,6 +202,7 @@ class _Checker:
                 raise ExpressionError(
                     f"the exponent in '{_source(node)}' must be a number constant",
                     symbol=_source(node.right),
+                    hint="for a data exponent e on a positive x, write exp(e * log(x))",
                 )
             if abs(exponent) > self.limits.max_exponent:
                 raise ExpressionError(
