@@ -31,7 +31,7 @@ _STOPPED = {"timelimit", "nodelimit", "totalnodelimit", "stallnodelimit", "memli
             "bestsollimit", "restartlimit", "primallimit", "duallimit", "terminate"}
 _OBJECTIVE = "objective"  # the epigraph row's name; rows are named r<number>
 _MAX_LISTED = 12
-_BOX = 1e7  # the bound put on unbounded variables to see which ones run away
+_BOX = 1e6  # the bound put on unbounded variables to see which ones run away
 _ADVICE_INFEASIBLE = ("Check each against the problem text: usually one is misread (a wrong direction <= vs >=, a "
                       "wrong right-hand side, a missing term, or a bound that should not be there).")
 
@@ -62,7 +62,20 @@ def solve_scip(model: CanonicalModel, options: SolverOptions | None = None) -> S
     result.solve_seconds = time.perf_counter() - started
     if options.diagnose and status in (Status.INFEASIBLE, Status.UNBOUNDED, Status.INFEASIBLE_OR_UNBOUNDED):
         result.diagnosis = diagnose_scip(model, status, options, scip)
+    elif status is Status.TIME_LIMIT_FEASIBLE and abs(scip.getDualbound()) >= scip.infinity():
+        result.diagnosis = _no_bound(model, result)
     return result
+
+
+def _no_bound(model: CanonicalModel, result: SolveResult) -> Diagnosis:
+    """Stopped with a solution but no finite bound on the objective: often an unbounded nonlinear model,
+    which SCIP cannot prove so; the largest values found say where to look."""
+    values = result._col_values if result._col_values is not None else np.zeros(model.num_cols)
+    large = [model.col_label(int(c)) for c in np.argsort(-np.abs(values))[:_MAX_LISTED] if abs(values[c]) >= 1e6]
+    text = ("SCIP stopped at the time limit without any finite bound on the objective: the model may be unbounded."
+            + (f" The largest values found: {', '.join(large)}." if large else "")
+            + " Check for a missing capacity, demand or budget constraint, and the objective's sense and signs.")
+    return Diagnosis(kind="unbounded", method="no_bound", text=text, variables=large)
 
 
 def build_scip(model: CanonicalModel, options: SolverOptions, bounds: tuple[np.ndarray, np.ndarray] | None = None,
@@ -147,7 +160,8 @@ def diagnose_scip(model: CanonicalModel, status: Status, options: SolverOptions,
     budget = options.diagnose_time_limit
     if status is Status.INFEASIBLE:
         return _iis(model, solved, budget)
-    boxed = options.model_copy(update={"time_limit": budget, "mip_rel_gap": 1e-4})
+    # a box the functions can still evaluate (exp of 1e7 overflows), half the budget: the rest is for an IIS
+    boxed = options.model_copy(update={"time_limit": budget / 2, "mip_rel_gap": 1e-4})
     lower = np.where(np.isinf(model.col_lower), -_BOX, model.col_lower)
     upper = np.where(np.isinf(model.col_upper), _BOX, model.col_upper)
     scip, columns = build_scip(model, boxed, (lower, upper))
