@@ -148,11 +148,12 @@ def test_docs_are_served_without_a_cdn(fake_llm, tmp_path):
                 assert served.status_code == 200 and len(served.content) > 100_000, script
 
 
-def test_llm_endpoint_failure_is_a_502_with_the_job(fake_llm, tmp_path):
+def test_llm_endpoint_failure_is_a_502_with_the_job_and_logged(fake_llm, tmp_path, caplog):
     fake_llm.script(*[{"status": 401, "error": "bad key"}] * 10)
     with running_service(service_settings(fake_llm, tmp_path, llm_retries=0)) as url:
         body = is_problem(httpx.post(url + "/v1/solve", json=PROBLEM, timeout=30), 502)
-        assert body["job"] and body["detail"]
+        assert body["job"] and fake_llm.url in body["detail"]
+        assert any(body["job"] in record.getMessage() and record.levelname == "WARNING" for record in caplog.records)
         job = httpx.get(f"{url}/v1/jobs/{body['job']}").json()
         assert job["answer"]["status"] == "llm_error"
 

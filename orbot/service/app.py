@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -23,6 +24,8 @@ from orbot.service.solver import SolverPool
 from orbot.settings import Settings, get_settings
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("orbot.service")
 
 
 def create_app(settings: Settings | None = None, agent_factory: Callable[..., Agent] = Agent) -> FastAPI:
@@ -52,7 +55,12 @@ def create_app(settings: Settings | None = None, agent_factory: Callable[..., Ag
         agent = agent_factory(llm_for(options.model), settings=settings, rounds=options.rounds,
                               samples=options.samples, readings=options.readings, solver_options=solver_options,
                               on_attempt=on_attempt)
-        return agent.solve(request.problem).model_dump(mode="json")
+        answer = agent.solve(request.problem)
+        if answer.status == "llm_error":  # the operator's problem more than the caller's: say it here too
+            failed = [attempt for attempt in answer.attempts if attempt.category == "llm_error"]
+            log.warning("job %s: the LLM endpoint failed (%s): %s", job.id, failed[-1].error_kind,
+                        failed[-1].error)
+        return answer.model_dump(mode="json")
 
     def warm_up() -> None:
         """Pay once at start what the first jobs would otherwise pay together: Pyomo's import (for the

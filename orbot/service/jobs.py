@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 import uuid
@@ -37,6 +38,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+
+log = logging.getLogger("orbot.service")
 
 __all__ = ["Job", "JobStore", "JobRunner", "JobCancelled", "Ended", "new_job_id", "FINAL", "MAX_PAGE_SIZE",
            "MAX_OFFSET"]
@@ -334,7 +337,8 @@ class JobRunner:
             return Ended("done", result=result, result_json=json.dumps(result))
         except JobCancelled:
             return Ended("cancelled", error="cancelled on request")
-        except Exception as exc:  # a job's failure is recorded on the job; the worker carries on
+        except Exception as exc:  # a job's failure is recorded on the job and logged; the worker carries on
+            log.exception("job %s failed", job.id)
             return Ended("failed", error=f"{type(exc).__name__}: {exc}")
 
     def _notify_waiters(self, job_id: str, ended: Ended) -> None:
