@@ -33,7 +33,8 @@ COUNTS = {
     "mamo-complex:llm4or-clean": 111,
     "optmath:optmath": 166, "optmath:sirl-166": 166, "optmath:sirl-193": 193, "optmath:llmopt": 166,
     "optmath:optimind": 128,  # 130 rows, two of them empty
-    "optibench:resocratic": 605, "optibench:sirl": 605, "optibench:llmopt": 605,
+    "optibench:resocratic": 605, "optibench:resocratic-nonlinear": 183, "optibench:sirl": 605,
+    "optibench:llmopt": 605,
     "nlp4lp:orthought": 264, "nlp4lp:llmopt": 242, "nlp4lp:llm4or-original": 263, "nlp4lp:llm4or-clean": 178,
     "complexor:llmopt": 18, "smoke:orbot": 3,
 }

@@ -224,9 +224,13 @@ def _records(path: Path, entry: dict):
 
 
 def _resocratic(path: Path, entry: dict):
-    """ReSocratic stores named results; the objective is the last one."""
+    """ReSocratic stores named results; the objective is the last one. ``where`` keeps the records whose
+    fields start with the values given (``{"type": "nonlinear"}``)."""
     fields = entry["fields"]
+    where = entry.get("where", {})
     for record in _read_records(path):
+        if not all(str(record.get(key, "")).startswith(prefix) for key, prefix in where.items()):
+            continue
         results = record.get(fields["answer"]) or {}
         raw = list(results.values())[-1] if isinstance(results, dict) and results else None
         yield record.get("index"), record[fields["text"]], parse_label(raw), {"results": results}
