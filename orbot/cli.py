@@ -49,7 +49,7 @@ unreachable, timeout, auth, rejected, bad_reply or server)."""
 MAX_TIME_LIMIT, MAX_SAMPLES, MAX_ROUNDS, MAX_READINGS = 3600, 16, 20, 5
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Optimization problems in plain language, "
-                  "solved: formulate with an LLM, compile to Pyomo, solve with HiGHS.", epilog=EXIT_CODES_HELP)
+                  "solved: formulate with an LLM, compile to Pyomo, solve with HiGHS or SCIP.", epilog=EXIT_CODES_HELP)
 out = Console()
 
 
@@ -75,6 +75,16 @@ def _time_limit(value: float | None) -> float | None:
     """--time-limit must be positive (the upper bound is the option's max)."""
     if value is not None and value <= 0:
         raise typer.BadParameter(f"{value:g} is not a time limit: give seconds > 0")
+    return value
+
+
+SOLVERS = ("auto", "highs", "scip")
+
+
+def _solver(value: str | None) -> str | None:
+    """--solver is one of SOLVERS."""
+    if value is not None and value not in SOLVERS:
+        raise typer.BadParameter(f"'{value}' is not a solver: give {', '.join(SOLVERS)}")
     return value
 
 
@@ -183,6 +193,8 @@ def solve(
                                            help="other readings (and parts) asked for after solving; 0: none"),
     checks: str | None = typer.Option(None, "--checks", help="comma-separated checks that may cost a round; "
                                          "'' for none (default: ORBOT_CHECKS)"),
+    solver: str | None = typer.Option(None, "--solver", callback=_solver, help="auto (HiGHS for linear models, "
+                                      "SCIP for nonlinear ones), highs or scip (default: ORBOT_SOLVER)"),
     as_json: bool = typer.Option(False, "--json", help="print the Answer as one JSON object"),
 ) -> None:
     """Formulate a problem stated in words with an LLM, solve it, correct it until it solves."""
@@ -198,6 +210,8 @@ def solve(
     options = settings.solver_options()
     if time_limit is not None:
         options.time_limit = time_limit
+    if solver is not None:
+        options.solver = solver  # type: ignore[assignment]  # checked by _solver
     try:
         chosen_checks = None if checks is None else tuple(c.strip() for c in checks.split(",") if c.strip())
         agent = Agent(settings=settings, model=model, rounds=rounds, samples=samples, solver_options=options,
@@ -443,9 +457,11 @@ def solve_formulation_command(
     time_limit: float | None = typer.Option(None, "--time-limit", max=MAX_TIME_LIMIT, callback=_time_limit,
                                             help="solver time limit, seconds (0 < s <= 3600)"),
     mip_gap: float | None = typer.Option(None, "--mip-gap", min=0, max=1, help="relative MIP gap to stop at"),
+    solver: str | None = typer.Option(None, "--solver", callback=_solver, help="auto (HiGHS for linear models, "
+                                      "SCIP for nonlinear ones), highs or scip (default: ORBOT_SOLVER)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
 ) -> None:
-    """Validate, compile and solve a formulation with HiGHS; no LLM involved."""
+    """Validate, compile and solve a formulation with HiGHS (or SCIP, for a nonlinear one); no LLM involved."""
     from orbot.solving import solve_formulation
 
     formulation = _load_formulation(file, as_json)
@@ -455,6 +471,8 @@ def solve_formulation_command(
         options.time_limit = time_limit
     if mip_gap is not None:
         options.mip_rel_gap = mip_gap
+    if solver is not None:
+        options.solver = solver  # type: ignore[assignment]  # checked by _solver
     try:
         result = solve_formulation(formulation, options, settings.limits)
     except FormulationError as exc:
@@ -531,7 +549,7 @@ def _print_values(result) -> None:
 def _print_result(formulation: Formulation, result) -> None:
     objective = "-" if result.objective is None else f"{result.objective:.10g}"
     out.print(f"[bold]{formulation.name}[/bold]: [bold]{result.status.value}[/bold] "
-              f"(HiGHS: {result.solver_status}), objective {objective}")
+              f"({result.solver_name}: {result.solver_status}), objective {objective}")
     stats = result.stats
     out.print(f"{stats.get('class')}: {stats.get('variables')} variables ({stats.get('integer_variables')} integer), "
               f"{stats.get('constraints')} constraints, {stats.get('nonzeros')} nonzeros; built in "

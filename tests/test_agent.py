@@ -171,7 +171,7 @@ def test_truncated_reply_asks_for_a_compact_model(fake_llm, llm_settings):
 def test_unsupported_model_class(fake_llm, llm_settings):
     bad = changed(objective__expression="sum(profit[p] * make[p] * make[p] for p in PRODUCTS)")
     fake_llm.script(reply(bad), reply(GOOD))
-    answer = Agent(settings=llm_settings).solve(PROBLEM)
+    answer = Agent(settings=llm_settings, solver="highs").solve(PROBLEM)  # under "auto", SCIP would take it
     assert [a.category for a in answer.attempts] == ["unsupported", "ok"]
     assert "mixed-integer quadratic" in feedback_sent(fake_llm, 1)
 

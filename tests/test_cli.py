@@ -44,11 +44,11 @@ def test_proven_without_optimum_exits_zero_with_diagnosis(name, status):
 def test_invalid_input_exits_two_with_every_problem_on_stderr():
     bad = {"sets": [{"name": "I", "members": [1, 2]}], "variables": [{"name": "x", "index": ["I"]}],
            "objective": {"sense": "min", "expression": "sum(x[i] for i in I) + y"},
-           "constraints": [{"name": "c", "expression": "x[1] * x[2] <= 1"}]}
+           "constraints": [{"name": "c", "expression": "sum(x[i] for i in I if x[i] > 0) <= 1"}]}
     run = orbot("solve-formulation", "-", stdin=json.dumps(bad))
     assert run.returncode == 2
     assert "objective: unknown symbol 'y'" in run.stderr
-    assert "constraint 'c'" in run.stderr and "multiplies variables" in run.stderr
+    assert "constraint 'c'" in run.stderr and "conditions use data and indices only" in run.stderr
     assert "Traceback" not in run.stderr
 
 

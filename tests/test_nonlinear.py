@@ -132,3 +132,14 @@ def test_a_problem_in_words_reaches_a_scip_optimum_and_a_runnable_script(fake_ll
     run = subprocess.run([sys.executable, str(script), "--json"], capture_output=True, text=True, timeout=120)
     assert json.loads(run.stdout)["objective"] == pytest.approx(answer.objective, rel=1e-6)
     assert "Nonlinear terms are allowed" in fake_llm.requests[0]["messages"][0]["content"]
+
+
+def test_cli_solver_option(tmp_path):
+    path = str(EXAMPLES / "pricing_nlp.json")
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve-formulation", path, "--json"], capture_output=True,
+                         text=True, timeout=120)
+    answer = json.loads(run.stdout)
+    assert run.returncode == 0 and answer["solver"] == "scip" and answer["optimality"] == "global"
+    run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve-formulation", path, "--solver", "highs"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "HiGHS cannot solve" in run.stderr

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from orbot.agent.adjudicate import Candidate, ask_adjudication
 from orbot.agent.answer import Answer, Attempt
@@ -83,7 +83,7 @@ class Agent:
                  rounds: int | None = None, samples: int | None = None, review: bool | None = None,
                  checks: tuple[str, ...] | None = None, readings: int | None = None, adjudicate: bool | None = None,
                  solver_options: SolverOptions | None = None, on_attempt: Callable[[Attempt], None] | None = None,
-                 include_code: bool = True):
+                 include_code: bool = True, solver: Literal["auto", "highs", "scip"] | None = None):
         self.settings = settings or get_settings()
         self.llm: LLMClient = llm if llm is not None else OpenAICompatible(self.settings, model=model)
         self.rounds = rounds or self.settings.rounds
@@ -98,6 +98,8 @@ class Agent:
         self.readings = self.settings.readings if readings is None else readings
         self.adjudicate = self.settings.adjudicate if adjudicate is None else adjudicate
         self.solver_options = solver_options or self.settings.solver_options()
+        if solver is not None:  # orbot.solve(text, solver="scip")
+            self.solver_options = self.solver_options.model_copy(update={"solver": solver})
         # called after every round, e.g. to report progress; an exception it raises stops the solve
         self.on_attempt = on_attempt
         self.include_code = include_code  # the Pyomo script in the answer (eval runs skip it)

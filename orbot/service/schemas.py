@@ -51,6 +51,9 @@ class SolveOptions(BaseModel):
     samples: Annotated[int, Field(ge=1, le=16), _INTEGRAL] | None = Field(
         None, description="independent formulations that vote")
     time_limit: float | None = Field(None, gt=0, le=3600, description="solver time limit per solve, seconds")
+    solver: Literal["auto", "highs", "scip"] | None = Field(
+        None, description="auto: HiGHS for linear models and convex QPs, SCIP for nonlinear ones; default: the "
+        "service's ORBOT_SOLVER")
     readings: Annotated[int, Field(ge=0, le=5), _INTEGRAL] | None = Field(
         None, description="other readings (and the parts of a multi-question text) asked for after solving, one "
         "extra LLM call; 0: none")
@@ -72,6 +75,9 @@ class FormulationSolve(BaseModel):
     formulation: FormulationData
     time_limit: float | None = Field(None, gt=0, le=3600, description="solver time limit, seconds")
     mip_gap: float | None = Field(None, ge=0, le=1, description="relative MIP gap to stop at")
+    solver: Literal["auto", "highs", "scip"] | None = Field(
+        None, description="auto: HiGHS for linear models and convex QPs, SCIP for nonlinear ones; default: the "
+        "service's ORBOT_SOLVER")
 
 
 class FormulationCode(BaseModel):
@@ -81,7 +87,8 @@ class FormulationCode(BaseModel):
 
 
 class CodePublic(BaseModel):
-    script: str = Field(description="a standalone Pyomo script (needs pyomo and highspy)")
+    script: str = Field(description="a standalone Pyomo script (needs pyomo and highspy, or pyscipopt for a "
+                        "nonlinear model)")
 
 
 class JobProgress(BaseModel):

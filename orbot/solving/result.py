@@ -116,6 +116,11 @@ class SolveResult(BaseModel):
             raise KeyError(f"variable '{name}' has no value at {key!r}")
         return None
 
+    @property
+    def solver_name(self) -> str:
+        """'HiGHS' or 'SCIP', as people write them."""
+        return "SCIP" if self.solver == "scip" else "HiGHS"
+
     def summary(self) -> str:
         objective = "-" if self.objective is None else f"{self.objective:.10g}"
         # HiGHS's optima are global as a matter of course; SCIP's are said to be, as nonlinear solvers often are not

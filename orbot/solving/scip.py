@@ -43,7 +43,7 @@ def solve_scip(model: CanonicalModel, options: SolverOptions | None = None) -> S
     scip, columns = build_scip(model, options)
     scip.optimize()
     status, words = _status(scip)
-    result = SolveResult(status=status, solver_status=f"SCIP: {words}", stats=model.stats(), solver="scip")
+    result = SolveResult(status=status, solver_status=words, stats=model.stats(), solver="scip")
     result._model = model
     if status.has_solution and scip.getNSols() > 0:
         solution = scip.getBestSol()

@@ -41,7 +41,7 @@ def values_table(rows: list[tuple[str, float]], title: str) -> list[str]:
 
 
 def result_markdown(result: SolveResult) -> str:
-    lines = [f"**{result.status.value}** (HiGHS: {escape(result.solver_status)}), objective "
+    lines = [f"**{result.status.value}** ({result.solver_name}: {escape(result.solver_status)}), objective "
              f"**{number_text(result.objective)}**", ""]
     stats = result.stats
     if stats:

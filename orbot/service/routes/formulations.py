@@ -23,11 +23,13 @@ _SOLVER = responses("unparsable", "cannot_serve", "unauthorized", "too_large", "
 @router.post("/formulations/solve", operation_id="solveFormulation", summary="Solve a formulation",
              response_model=SolveResult, responses=_SOLVER)
 async def solve(body: FormulationSolve, request: Request, who: LimitedCaller, settings: SettingsDep):
-    """Validate, compile and solve with HiGHS; invalid input gets 422 with every issue."""
+    """Validate, compile and solve (HiGHS, or SCIP for a nonlinear model); invalid input gets 422 with every issue."""
     options = settings.solver_options()
     options.time_limit = time_limit_within_cap(body.time_limit, settings)
     if body.mip_gap is not None:
         options.mip_rel_gap = body.mip_gap
+    if body.solver is not None:
+        options.solver = body.solver
     deadline = options.time_limit + options.diagnose_time_limit + settings.solve_grace
     result = await request.app.state.solver.run(who, request, solve_task, body.formulation, options,
                                                 settings.limits, deadline=deadline)
