@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, agent_factory: Callable[..., Ag
         options = request.options
         solver_options = settings.solver_options()
         solver_options.time_limit = time_limit_within_cap(options.time_limit, settings)
+        if options.solver is not None:
+            solver_options.solver = options.solver
 
         def on_attempt(attempt: Attempt) -> None:
             progress = {"sample": attempt.sample, "round": attempt.round, "category": attempt.category}
