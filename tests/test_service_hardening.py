@@ -188,3 +188,39 @@ def test_a_synchronous_solve_whose_job_is_cancelled_meanwhile_is_a_409(fake_llm,
         httpx.post(f"{url}/v1/jobs/{jobs[0]['id']}/cancel")
         waiting["thread"].join(20)
         assert is_problem(waiting["response"], 409)["job"] == jobs[0]["id"]
+
+
+def test_fair_queue_takes_turns_and_forgets_who_leaves():
+    """The queue alone, deterministically: round-robin by caller, bounds, a waiter cancelled while waiting."""
+    import asyncio
+
+    from orbot.service.problems import ProblemResponse
+    from orbot.service.solver import FairQueue
+
+    async def scenario():
+        queue, order = FairQueue(slots=1, max_waiting=4, max_waiting_per_caller=2), []
+
+        async def solve(who):
+            await queue.acquire(who)
+            order.append(who)
+            await asyncio.sleep(0)
+            queue.release(who)
+
+        await queue.acquire("a")  # holds the one slot
+        waiters = [asyncio.create_task(solve(who)) for who in ("a", "a", "b")]
+        await asyncio.sleep(0)
+        with pytest.raises(ProblemResponse) as per_caller:  # a has two waiting already
+            await queue.acquire("a")
+        leaving = asyncio.create_task(solve("c"))
+        await asyncio.sleep(0)
+        with pytest.raises(ProblemResponse) as full:  # four waiting
+            await queue.acquire("d")
+        leaving.cancel()  # c leaves before its turn
+        await asyncio.sleep(0)
+        queue.release("a")
+        await asyncio.gather(*waiters)
+        return order, per_caller.value.status, full.value.status, queue.free
+
+    order, per_caller, full, free = asyncio.run(scenario())
+    assert order == ["b", "a", "a"]  # b's turn comes before a's second and third solves
+    assert (per_caller, full, free) == (429, 503, 1)

@@ -48,10 +48,6 @@ class FairQueue:
         self._count = 0
         self._mean_seconds = 1.0  # recent solve time, for Retry-After
 
-    @property
-    def waiting(self) -> int:
-        return self._count
-
     def retry_after(self) -> str:
         return str(max(1, math.ceil(self._mean_seconds * (self._count + 1) / self.slots)))
 
@@ -88,12 +84,12 @@ class FairQueue:
         if who in self._waiting:
             self._waiting[who] = self._waiting.pop(who)
         while self._waiting:
-            who = next(iter(self._waiting))
-            queue = self._waiting.pop(who)
+            turn = next(iter(self._waiting))
+            queue = self._waiting.pop(turn)
             granted = queue.popleft()
             self._count -= 1
             if queue:
-                self._waiting[who] = queue  # to the back of the round
+                self._waiting[turn] = queue  # to the back of the round
             if not granted.done():
                 granted.set_result(None)
                 return
@@ -112,7 +108,6 @@ class SolverPool:
     """Worker processes behind a FairQueue; ``run`` returns the task's payload or raises a problem."""
 
     def __init__(self, settings: Settings):
-        self.settings = settings
         self.queue = FairQueue(settings.solver_workers, settings.solver_queue, settings.solver_queue_per_caller)
         # a worker inside HiGHS cannot run its SIGTERM handler until HiGHS returns, so pebble's wait for it
         # (3 s by default, then SIGKILL) would hold the worker's slot for nothing (pebble.CONSTS is its knob)
