@@ -143,3 +143,12 @@ def test_cli_solver_option(tmp_path):
     run = subprocess.run([sys.executable, "-m", "orbot.cli", "solve-formulation", path, "--solver", "highs"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "HiGHS cannot solve" in run.stderr
+
+
+def test_a_nonlinear_objective_is_not_constant():
+    from orbot.agent.checks import run_checks
+
+    formulation = Formulation.from_data(model("exp(x) + exp(-x)"))
+    result = solve_formulation(formulation)
+    assert result.objective == pytest.approx(2, abs=1e-5)
+    assert run_checks("", formulation, result, ("constant_objective",)) == []

@@ -58,7 +58,7 @@ def run_checks(problem: str, formulation: Formulation, result: SolveResult, enab
 
 def _constant_objective(problem: str, formulation: Formulation, result: SolveResult) -> Finding | None:
     model = result.compiled
-    if model is None or model.quad or bool((model.col_cost != 0).any()):
+    if model is None or model.quad or model.objective_nonlinear is not None or bool((model.col_cost != 0).any()):
         return None
     return Finding("constant_objective", {"objective": result.objective})
 
