@@ -99,10 +99,12 @@ def quadratic_is_convex(model: CanonicalModel, max_dense: int = 3000) -> bool:
 SMALL_MIP = 64
 
 
-def solve_highs(model: CanonicalModel, options: SolverOptions | None = None) -> SolveResult:
-    """Solve with HiGHS; raises FormulationError for a model it cannot take (``highs_issue``)."""
+def solve_highs(model: CanonicalModel, options: SolverOptions | None = None, checked: bool = False) -> SolveResult:
+    """Solve with HiGHS; raises FormulationError for a model it cannot take (``highs_issue``), unless the
+    caller has ``checked`` that already."""
     options = options or SolverOptions()
-    check_supported(model)
+    if not checked:
+        check_supported(model)
     started = time.perf_counter()
     highs = new_highs(options)
     try:

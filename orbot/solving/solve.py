@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 from orbot.compiler import CanonicalModel, compile_formulation
+from orbot.errors import FormulationError
 from orbot.formulation import Formulation
 from orbot.settings import Limits, SolverOptions
 from orbot.solving.highs import highs_issue, solve_highs
@@ -42,7 +43,11 @@ def choose_solver(model: CanonicalModel, options: SolverOptions | None = None) -
 
 
 def solve_canonical(model: CanonicalModel, options: SolverOptions | None = None) -> SolveResult:
-    """Solve a compiled model with the chosen solver (``choose_solver``)."""
-    if choose_solver(model, options) == "scip":
+    """Solve a compiled model with the chosen solver (``choose_solver``); the class is checked once."""
+    asked = (options or SolverOptions()).solver
+    issue = None if asked == "scip" else highs_issue(model)
+    if asked == "scip" or (asked == "auto" and issue is not None):
         return solve_scip(model, options)
-    return solve_highs(model, options)
+    if issue is not None:
+        raise FormulationError([issue])
+    return solve_highs(model, options, checked=True)
