@@ -241,3 +241,18 @@ def test_reasoning_model_parameters_are_adapted(fake_llm, llm_settings):
     assert last["response_format"]["type"] == "json_schema"  # not mistaken for a format refusal
     agent.solve(PROBLEM)  # remembered: no more refusals
     assert len(fake_llm.requests) == 4 and "temperature" not in fake_llm.requests[3]
+
+
+def test_a_nonlinear_model_without_a_bound_is_sent_back_not_accepted(fake_llm, llm_settings):
+    """SCIP cannot prove max x*y unbounded: it stops at the time limit with a huge objective, which the loop
+    must not take as an answer."""
+    unbounded = {"name": "xy", "variables": [{"name": "x"}, {"name": "y"}],
+                 "objective": {"sense": "max", "expression": "x * y"},
+                 "constraints": [{"name": "gap", "expression": "x - y <= 1"}]}
+    bounded = copy.deepcopy(unbounded)
+    bounded["constraints"].append({"name": "budget", "expression": "x + y <= 10"})
+    fake_llm.script(reply(unbounded), reply(bounded))
+    answer = Agent(settings=llm_settings.model_copy(update={"time_limit": 1})).solve("max x*y with x - y <= 1")
+    assert [a.category for a in answer.attempts] == ["no_bound", "ok"]
+    assert "no finite bound" in feedback_sent(fake_llm, 1)
+    assert answer.status == "optimal" and answer.objective == pytest.approx(25, rel=1e-4)  # x = y = 5

@@ -23,7 +23,8 @@ class Attempt(BaseModel):
     sample: int = 0
     round: int
     category: str = Field(description="ok, json, truncated, invalid, unsupported, infeasible, unbounded, "
-                          "infeasible_or_unbounded, time_limit_no_solution, error, llm_error, review_*, internal_error")
+                          "infeasible_or_unbounded, no_bound, time_limit_no_solution, error, llm_error, review_*, "
+                          "internal_error")
     status: str | None = None
     objective: float | None = None
     issues: list[dict] = Field(default_factory=list)

@@ -36,7 +36,7 @@ _MAX_CANDIDATES = 3  # distinct optima shown to the adjudicating call
 # how good a result is: lower is better
 _RANK = {"optimal": 0, "time_limit_feasible": 1, "infeasible": 2, "unbounded": 2, "infeasible_or_unbounded": 2,
          "time_limit_no_solution": 3, "error": 4, "invalid": 5, "llm_error": 6}
-_PROVEN = ("infeasible", "unbounded", "infeasible_or_unbounded")
+_PROVEN = ("infeasible", "unbounded", "infeasible_or_unbounded", "no_bound")  # the LLM may stand by such a model
 
 
 @dataclass
@@ -236,10 +236,13 @@ class Agent:
             return _Outcome("internal_error", {"message": f"{type(exc).__name__}: {exc}"},
                             error=f"{type(exc).__name__}: {exc}")
         status = result.status
-        if status.has_solution:
-            return _Outcome("ok", formulation=formulation, result=result)
         fields: dict[str, Any] = {"diagnosis": result.diagnosis.text if result.diagnosis else "",
                                   "time_limit": self.solver_options.time_limit, "message": result.solver_status}
+        if status.has_solution and result.diagnosis is not None and result.diagnosis.kind == "unbounded":
+            # SCIP stopped with a solution but no finite bound: most often a nonlinear model missing a limit
+            return _Outcome("no_bound", fields, formulation=formulation, result=result)
+        if status.has_solution:
+            return _Outcome("ok", formulation=formulation, result=result)
         return _Outcome(status.value, fields, formulation=formulation, result=result)
 
     # --- the answer ---------------------------------------------------------------------------
