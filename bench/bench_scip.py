@@ -12,12 +12,12 @@ compared with the PySCIPOpt model built by hand. Best of ``--repeat`` runs.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import pyscipopt
 from pyscipopt import log, quicksum, sqrt
 
+from bench_solve import best_time
 from orbot import Formulation, solve_formulation
 from orbot.settings import SolverOptions
 
@@ -101,15 +101,6 @@ def via_orbot(formulation: dict) -> float:
     result = solve_formulation(Formulation.from_data(formulation), OPTIONS)
     assert result.solver == "scip" and result.status.value == "optimal", result.status
     return result.objective
-
-
-def best_time(fn, arg, repeat: int) -> tuple[float, float]:
-    times, value = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        value = fn(arg)
-        times.append(time.perf_counter() - started)
-    return min(times), value
 
 
 def main() -> None:

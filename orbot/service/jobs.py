@@ -156,13 +156,6 @@ class JobStore:
             connection.execute(_INSERT, {**job.__dict__, "request": json.dumps(request)})
         return job
 
-    def existing(self, job_id: str) -> Job:
-        """A job known to be in the store (only jobs that have ended are ever deleted)."""
-        job = self.get(job_id)
-        if job is None:
-            raise LookupError(f"job {job_id} is missing from the store")
-        return job
-
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
         with self.engine.connect() as connection:
             if owner is None:

@@ -167,7 +167,10 @@ def _preload() -> list[str]:
     preloaded by name; one run from a path cannot be (Python's own ``"__main__"`` preload misses it)."""
     main = sys.modules.get("__main__")
     named = getattr(getattr(main, "__spec__", None), "name", None)
-    return ["orbot.service.worker", "orbot.cli", *([named] if named and not named.endswith("__main__") else [])]
+    modules = ["orbot.service.worker", "orbot.cli"]
+    if named and not named.endswith("__main__") and named not in modules:
+        modules.append(named)
+    return modules
 
 
 def _yield_cpu() -> None:
