@@ -256,3 +256,15 @@ def test_a_nonlinear_model_without_a_bound_is_sent_back_not_accepted(fake_llm, l
     assert [a.category for a in answer.attempts] == ["no_bound", "ok"]
     assert "no finite bound" in feedback_sent(fake_llm, 1)
     assert answer.status == "optimal" and answer.objective == pytest.approx(25, rel=1e-4)  # x = y = 5
+
+
+def test_every_category_the_loop_sends_back_has_its_feedback():
+    """A category without a section in prompts/feedback.md would stop the loop with a KeyError."""
+    from orbot.agent.prompts import feedback
+    from orbot.solving import Status
+
+    fields = {"error": "e", "issues": "- i", "message": "m", "diagnosis": "d", "time_limit": 60, "findings": "- f"}
+    categories = ["json", "truncated", "invalid", "unsupported", "internal_error", "no_bound", "stands_by", "checks",
+                  *(status.value for status in Status if not status.has_solution)]
+    for category in categories:
+        assert feedback(category, **fields).strip(), category

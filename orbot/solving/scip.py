@@ -41,7 +41,11 @@ def solve_scip(model: CanonicalModel, options: SolverOptions | None = None) -> S
     options = options or SolverOptions()
     started = time.perf_counter()
     scip, columns = build_scip(model, options)
-    scip.optimize()
+    try:
+        scip.optimize()
+    except Exception as exc:  # SCIP aborts on LP trouble it cannot resolve: a failed solve, not orbot's crash
+        return SolveResult(status=Status.ERROR, solver_status=f"SCIP aborted: {exc}", stats=model.stats(),
+                           solver="scip", solve_seconds=time.perf_counter() - started)
     status, words = _status(scip)
     result = SolveResult(status=status, solver_status=words, stats=model.stats(), solver="scip")
     result._model = model
