@@ -12,7 +12,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "orbot"
 
 # each stage may import the stages before it, never after; the top (cli, __init__) may import anything
-STAGES = ["errors", "settings", "formulation", "compiler", "solving", "codegen", "agent", "eval", "service", "cli"]
+STAGES = ["errors", "settings", "formulation", "compiler", "solving", "codegen", "agent", "eval", "synth", "service",
+          "mcp", "cli"]
 
 
 def _module_name(path: Path) -> str:
