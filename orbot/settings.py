@@ -106,6 +106,21 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(120, ge=1, description="requests per minute per API key (or client)")
     max_job_starts: int = Field(3, ge=1, description="a job cut off by this many stops is failed, not retried")
 
+    # --- data synthesis (orbot synth) -----------------------------------------------------------
+    synth_max_items: int = Field(10_000, ge=1, description="items one orbot synth run may ask for (--items)")
+    synth_variation_tries: int = Field(5, ge=1, le=100, description="variants drawn for an item until one passes "
+                                       "the solver's checks (proven optimum, bounded, objective not constant, no "
+                                       "near-copy); past them the item is rejected with the last reason")
+    synth_max_scale: float = Field(2.0, gt=1.0, le=100.0, description="largest factor (and 1/smallest) by which "
+                                   "a parameter's data is rescaled in a variant")
+    synth_repair_rounds: int = Field(0, ge=0, le=10, description="rewrites of a story guided by what went wrong "
+                                     "(numbers missing, another optimum on the round trip); 0: reject at once")
+    synth_tolerance: float = Field(1e-6, gt=0, le=0.1, description="relative difference at which two optima "
+                                   "count as the same (round trip, near-copies, constant objective)")
+    synth_ngram: int = Field(8, ge=3, le=50, description="words per n-gram in the contamination check")
+    synth_contamination_threshold: float = Field(0.2, gt=0, le=1, description="share of an item's n-grams found in "
+                                                 "a benchmark text at which the item is reported as overlapping")
+
     def api_key_list(self) -> list[str]:
         return [key.strip() for key in (self.api_keys or "").split(",") if key.strip()]
 

@@ -5,6 +5,7 @@ One module per command group; each registers its commands on ``common.app`` when
 """
 
 from orbot.cli import evaluate, formulations, problem, serve  # noqa: F401  (registers the commands)
+from orbot.cli import synth  # noqa: F401  (registers orbot synth)
 from orbot.cli.common import app, main
 
 __all__ = ["app", "main"]
