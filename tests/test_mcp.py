@@ -2,6 +2,7 @@
 over streamable HTTP (``orbot mcp --http`` behind ORBOT_API_KEYS); the LLM is the fake endpoint."""
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -95,13 +96,27 @@ async def exercise(client: Client, fake_llm) -> None:
     assert unknown_key.is_error and "price" in text_of(unknown_key)
 
     # solve_problem against the fake LLM: a first reply that is no JSON is revised in the second round
+    # (each round is a progress notification)
     fake_llm.script({"content": "not json"}, {"content": json.dumps(WORKSHOP["formulation"])})
-    answer = await client.call_tool("solve_problem", {"text": WORKSHOP["problem"], "rounds": 2})
+    rounds: list[tuple[float, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        rounds.append((progress, message))
+
+    answer = await client.call_tool("solve_problem", {"text": WORKSHOP["problem"], "rounds": 2},
+                                    progress_callback=on_progress)
     assert not answer.is_error, text_of(answer)
+    assert rounds == [(1, "sample 1, round 1: json"), (2, "sample 1, round 2: ok")]
     assert answer.structured_content["status"] == "optimal"
     assert answer.structured_content["objective"] == pytest.approx(WORKSHOP["answer"])
     assert answer.structured_content["rounds"] == 2 and answer.structured_content["formulation"]["name"] == "workshop"
     assert fake_llm.requests[-1]["model"] == "fake-model"
+    fake_llm.script(*[{"content": json.dumps(WORKSHOP["formulation"])}] * 2)
+    rounds.clear()
+    voted = await client.call_tool("solve_problem", {"text": WORKSHOP["problem"], "samples": 2},
+                                   progress_callback=on_progress)  # samples run in threads of their own
+    assert not voted.is_error and voted.structured_content["objective"] == pytest.approx(WORKSHOP["answer"])
+    assert sorted(message for _, message in rounds) == ["sample 1, round 1: ok", "sample 2, round 1: ok"]
     empty = await client.call_tool("solve_problem", {"text": ""})
     assert empty.is_error and "text" in text_of(empty)
     out_of_range = await client.call_tool("solve_problem", {"text": "maximize profit", "rounds": 50})
@@ -121,10 +136,19 @@ async def exercise(client: Client, fake_llm) -> None:
     assert json.loads(wyndor.contents[0].text)["name"] == "wyndor_glass"
 
 
+def desktop_config() -> dict:
+    """The README's mcpServers entry for a desktop assistant."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- mcp-desktop-config.*?-->\n```json\n(.*?)```", readme, re.S).group(1)
+    return json.loads(block)["mcpServers"]["orbot"]
+
+
 def test_over_stdio(fake_llm):
-    """The server a desktop assistant spawns: ``orbot mcp`` with stdin and stdout as the transport."""
-    params = StdioServerParameters(command=sys.executable, args=["-m", "orbot.cli", "mcp"], cwd=str(ROOT),
-                                   env=server_env(fake_llm.url))
+    """The server a desktop assistant spawns, as the README's entry says: ``orbot mcp`` on stdin and stdout."""
+    entry = desktop_config()
+    assert entry["command"].endswith("/.venv/bin/orbot")
+    params = StdioServerParameters(command=str(Path(sys.executable).parent / "orbot"), args=entry["args"],
+                                   cwd=str(ROOT), env={**entry["env"], **server_env(fake_llm.url)})
 
     async def session():
         async with Client(params) as client:
