@@ -90,6 +90,16 @@ async def exercise(client: Client, fake_llm) -> None:
     removed = await client.call_tool("what_if", {"formulation": TRANSPORT,
                                                  "changes": {"elements": {"remove": ["meet_demand"]}}})
     assert not removed.is_error and removed.structured_content["after"]["objective"] == pytest.approx(0)
+    nearer = await client.call_tool("what_if", {"formulation": TRANSPORT,
+                                                "changes": {"data": {"distance": {"san_diego": {"topeka": 0.5}}}}})
+    assert not nearer.is_error and nearer.structured_content["delta"] == pytest.approx(131.4 - 153.675)
+    misspelled = await client.call_tool("what_if", {"formulation": TRANSPORT,
+                                                    "changes": {"data": {"distance": {"san_diego": {"topka": 1}}}}})
+    assert misspelled.is_error and "'topka' is not a member of set MARKETS (did you mean 'topeka'?)" in \
+        text_of(misspelled)
+    half_a_constraint = await client.call_tool("what_if", {"formulation": TRANSPORT,
+                                                           "changes": {"elements": {"constraints": [{"name": "c"}]}}})
+    assert half_a_constraint.is_error and "constraints.0.expression" in text_of(half_a_constraint)
     typo = await client.call_tool("what_if", {"formulation": TRANSPORT, "changes": {"data": {"demnd": {"x": 1}}}})
     assert typo.is_error and "no parameter 'demnd'" in text_of(typo) and "demand" in text_of(typo)
     unknown_key = await client.call_tool("what_if", {"formulation": TRANSPORT, "changes": {"price": 3}})
@@ -119,6 +129,8 @@ async def exercise(client: Client, fake_llm) -> None:
     assert sorted(message for _, message in rounds) == ["sample 1, round 1: ok", "sample 2, round 1: ok"]
     empty = await client.call_tool("solve_problem", {"text": ""})
     assert empty.is_error and "text" in text_of(empty)
+    long_text = await client.call_tool("solve_problem", {"text": "x" * 50_001})
+    assert long_text.is_error and "ORBOT_LIMITS__MAX_PROBLEM_CHARS" in text_of(long_text)
     out_of_range = await client.call_tool("solve_problem", {"text": "maximize profit", "rounds": 50})
     assert out_of_range.is_error and "rounds" in text_of(out_of_range)
     fake_llm.script({"raw": "<html>a proxy's login page</html>"})
@@ -225,3 +237,28 @@ def _wait_for(port: int, process: subprocess.Popen, seconds: float = 30.0) -> No
                 return
         time.sleep(0.05)
     raise TimeoutError(f"orbot mcp --http did not listen on {port} within {seconds:g} s")
+
+
+def test_http_door_keys_then_rate_limit():
+    """The HTTP transport's door by itself: a key first (401), then the per-key rate limit (429 with Retry-After)."""
+    from orbot.mcp.http import BearerKeys
+    from orbot.settings import Settings
+
+    async def inner(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"through"})
+
+    door = BearerKeys(inner, Settings(api_keys="k1,k2", rate_limit_per_minute=2))
+
+    async def knock():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=door), base_url="http://127.0.0.1") as http:
+            codes = [(await http.post("/mcp", headers=headers)).status_code
+                     for headers in ({}, {"Authorization": "Bearer k3"}, {"Authorization": "Basic k1"})]
+            codes += [(await http.post("/mcp", headers={"Authorization": "Bearer k1"})).status_code for _ in range(3)]
+            codes.append((await http.post("/mcp", headers={"Authorization": "Bearer k2"})).status_code)  # its own
+            limited = await http.post("/mcp", headers={"Authorization": "Bearer k1"})
+            return codes, limited
+
+    codes, limited = anyio.run(knock)
+    assert codes == [401, 401, 401, 200, 200, 429, 200]
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
