@@ -4,7 +4,7 @@ A back-translated text is only a faithful problem if a reader can find all the d
 check reads every number in the text in the forms writers use and compares values, not strings:
 
 accepted:  1000, 1,000 and 1 000 (thousands separators); 2.5, 2.50 and .5 (trailing or missing zeros);
-           $1,200 and 1200 USD (currency signs and words around the number are ignored);
+           $1,200 and 1200 USD (currency signs and words around the number are ignored); 1.5e6;
            25% and 25 percent for 0.25 (and for 25); 1.5k, 2 thousand, 3 million, 1.2M, 2bn (scales);
            -4 and 4 for -4 (the sign is usually in words: "a loss of 4");
            the words zero to twenty, thirty ... ninety, hundred, a dozen, half (0.5), a quarter (0.25);
@@ -33,8 +33,9 @@ _WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six"
           "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "dozen": 12,
           "half": 0.5, "quarter": 0.25}
 _SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "bn": 1e9, "b": 1e9, "billion": 1e9}
-# a number: 1,234.5 / 1 234 / 1234.50 / .5 ; then an optional percent or scale word
-_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?: \d{3})+(?!\d)|\d+(?:\.\d+)?|\.\d+)"
+# a number: 1,234.5 / 1 234 / 1234.50 / 1e-05 / .5 ; then an optional percent or scale word
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?: \d{3})+(?!\d)"
+                     r"|\d+(?:\.\d+)?(?:e[-+]?\d+)?|\.\d+)"
                      r"(?:\s*/\s*(\d+)(?![\d.]))?"
                      r"(\s*(?:%|percent\b|per\s*cent\b)|\s*(?:k|thousand|mn|m|million|bn|b|billion)\b)?", re.I)
 _WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.I)
