@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     synth_contamination_threshold: float = Field(0.2, gt=0, le=1, description="share of an item's n-grams found in "
                                                  "a benchmark text at which the item is reported as overlapping")
 
+    # --- the eval HTML report (orbot eval report) -----------------------------------------------
+    report_max_values: int = Field(12, ge=1, le=10_000, description="per answer in the eval HTML report: set members, "
+                                   "parameter entries and nonzero variable values shown (the page stays small)")
+
     def api_key_list(self) -> list[str]:
         return [key.strip() for key in (self.api_keys or "").split(",") if key.strip()]
 

@@ -1,4 +1,5 @@
-"""``orbot eval``: score the pipeline on benchmarks, list them, audit gold labels and checks, compare runs."""
+"""``orbot eval``: score the pipeline on benchmarks, list them, audit gold labels and checks, compare runs, and
+show runs as an HTML page."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def eval_run(
     dataset: str | None = typer.Option(None, "--dataset", help="NAME or NAME:VERSION (see orbot eval list), or a "
                                        ".jsonl/.csv file of problems"),
     out: Path | None = typer.Option(None, "--out", help="run folder: config.json, results.jsonl, summary.json, "
-                                    "report.md"),
+                                    "report.md, report.html"),
     limit: int | None = typer.Option(None, "--limit", help="the first N problems"),
     sample: int | None = typer.Option(None, "--sample", help="a random sample of N problems"),
     seed: int = typer.Option(0, "--seed", help="seed of --sample"),
@@ -51,10 +52,11 @@ def eval_run(
         return
     if dataset is None or out is None:
         fail("give --dataset NAME[:VERSION] or a .jsonl/.csv file, and --out DIR (or a subcommand: list, gold, "
-              "compare, checks)")
+              "compare, report, checks)")
     if limit is not None and sample is not None:
         fail("give --limit N (the first N problems) or --sample N (a random N), not both")
     from orbot.agent import Agent
+    from orbot.eval.html_report import REPORT_FILE, html_report
     from orbot.eval.report import write_report
     from orbot.eval.runner import run_eval, select
     from orbot.eval.runs import RunConflict, prepare_run_dir, run_config
@@ -88,6 +90,12 @@ def eval_run(
     print(f"{config['dataset']}: accuracy ({summary['default_rule']}) {accuracy['count']}/{accuracy['of']}"
           f"{unlabelled}, execution {summary['execution']['count']}/{summary['execution']['of']}; "
           f"report: {out / 'report.md'}")
+    try:  # the page beside report.md; the problems' texts are at hand, so they need not be read again
+        page = html_report([out], out / REPORT_FILE, texts={p.id: p.text for p in problems})
+    except OrbotError as exc:
+        print(f"the HTML report could not be written: {exc}", file=sys.stderr)
+    else:
+        print(f"HTML report: {page}")
 
 
 @eval_app.command("list")
@@ -147,6 +155,27 @@ def eval_compare(run_a: Path = typer.Argument(..., help="run folder A (before)")
         print(json.dumps(result, indent=1))
     else:
         sys.stdout.write(compare_text(result))
+
+
+@eval_app.command("report")
+def eval_report(runs: list[Path] = typer.Argument(..., help="run folders of orbot eval; several are compared in "
+                                                 "order, each with the first earlier one sharing problems"),
+                output: Path | None = typer.Option(None, "-o", "--output", help="the page to write (default: "
+                                                    "RUN/report.html for one run, report.html for several)"),
+                rule: str | None = typer.Option(None, "--rule", help="the rule of the verdicts (default: mamo)"),
+                data_dir: Path | None = typer.Option(None, "--data-dir", help="benchmark files, to show the "
+                                                     "problems' texts (as for orbot eval)")) -> None:
+    """One self-contained HTML page (no network needed to open it): accuracy, failures, tokens, latency as
+    charts, what changed between runs, and every problem with its formulation as mathematics and its attempts."""
+    from orbot.eval.html_report import REPORT_FILE, html_report
+    from orbot.eval.scoring import DEFAULT_RULE
+
+    target = output or (runs[0] / REPORT_FILE if len(runs) == 1 else Path(REPORT_FILE))
+    try:
+        page = html_report(runs, target, rule=rule or DEFAULT_RULE, data_dir=data_dir)
+    except OrbotError as exc:
+        fail(str(exc))
+    print(f"HTML report: {page} ({page.stat().st_size / 1e6:.2f} MB)")
 
 
 @eval_app.command("checks")
