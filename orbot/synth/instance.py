@@ -76,6 +76,8 @@ def check_instance(formulation: Formulation, options: SolverOptions, limits: Lim
         result = solve_formulation(formulation, options, limits)
     except FormulationError as exc:
         return Checked(reason="invalid", detail=str(exc))
+    except (RecursionError, MemoryError, ValueError, ArithmeticError) as exc:  # past the budgets: not an instance
+        return Checked(reason="invalid", detail=f"{type(exc).__name__}: {exc}")
     status = result.status
     if status in (Status.UNBOUNDED, Status.INFEASIBLE_OR_UNBOUNDED) or (
             result.diagnosis is not None and result.diagnosis.kind == "unbounded"):

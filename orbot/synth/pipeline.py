@@ -7,7 +7,7 @@ Reasons: at the variation stage ``invalid``, ``infeasible``, ``unbounded``, ``no
 ``constant_objective``, ``zero_solution``, ``near_copy`` (see orbot.synth.instance); then ``llm_error`` (the endpoint
 failed: such items run again when the run is resumed), ``story_unreadable``, ``numbers_missing``,
 ``round_trip_status`` (the text formulated again has no optimum), ``round_trip_optimum`` (another
-optimum), ``error`` (anything else, with its message).
+optimum), ``error`` (anything else, with its message: a run never stops for one item).
 """
 
 from __future__ import annotations
@@ -114,6 +114,10 @@ def _try(plan: Plan, variation: Variation, rng: random.Random, known: list[tuple
         plan.tries.append({"variation": [], "reason": "invalid", "detail": str(exc)[:300]})
         plan.formulation, plan.changes, plan.checked = None, [], None
         return
+    except Exception as exc:  # a seed this module cannot vary: that item's result, not the end of the run
+        plan.tries.append({"variation": [], "reason": "error", "detail": f"{type(exc).__name__}: {exc}"[:300]})
+        plan.formulation, plan.changes, plan.checked = None, [], None
+        return
     plan.formulation, plan.changes = variant.formulation, variant.changes
     checked = check_instance(variant.formulation, settings.solver_options(), settings.limits, settings.synth_tolerance)
     if checked.ok:
@@ -129,7 +133,18 @@ def _try(plan: Plan, variation: Variation, rng: random.Random, known: list[tuple
 
 
 def run_item(plan: Plan, agent: Agent, repair_rounds: int, tolerance: float) -> dict[str, Any]:
-    """The LLM stages of a planned item: story, numbers, round trip, with up to ``repair_rounds`` rewrites."""
+    """The LLM stages of a planned item: story, numbers, round trip, with up to ``repair_rounds`` rewrites.
+
+    Never raises: an item that breaks the pipeline is rejected with reason ``error`` and the message."""
+    try:
+        return _llm_stages(plan, agent, repair_rounds, tolerance)
+    except Exception as exc:
+        record = plan.record()
+        record.update(status="rejected", stage="story", reason="error", detail=f"{type(exc).__name__}: {exc}")
+        return record
+
+
+def _llm_stages(plan: Plan, agent: Agent, repair_rounds: int, tolerance: float) -> dict[str, Any]:
     started = time.perf_counter()
     record = plan.record()
     assert plan.formulation is not None and plan.ok

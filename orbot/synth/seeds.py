@@ -60,7 +60,7 @@ def _folder(path: Path) -> SeedSource:
             seeds.append(Seed(item.stem, _formulation(_read_json(item.read_text(encoding="utf-8"), str(item)),
                                                       str(item))))
         except ConfigurationError as exc:
-            skipped.append(f"{item.name}: {str(exc).splitlines()[0]}")
+            skipped.append(str(exc).splitlines()[0])
     if not seeds:
         raise ConfigurationError(f"{path}: holds no formulation (.json files of the five elements)")
     return SeedSource(seeds, path, skipped)
@@ -121,4 +121,5 @@ def _formulation(data: Any, where: str) -> Formulation:
     try:
         return Formulation.from_data(data)
     except FormulationError as exc:
-        raise ConfigurationError(f"{where}: not a formulation:\n{exc}") from None
+        more = f" (and {len(exc.issues) - 1} more)" if len(exc.issues) > 1 else ""
+        raise ConfigurationError(f"{where}: not a formulation: {exc.issues[0]}{more}") from None
