@@ -17,6 +17,7 @@ was wrong; an invalid formulation also lists its issues in the structured conten
 
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -118,16 +119,17 @@ class Workers:
                 self._llm = OpenAICompatible(self.settings)
             return self._llm
 
-    async def solve(self, fn, *args: Any) -> Any:
+    async def solve(self, fn: Callable[..., BaseModel], *args: Any) -> CallToolResult:
+        """``fn(*args)``'s result, encoded in the thread too: a large model's values take a while to encode."""
         waiting = self.solves.statistics().tasks_waiting
         if self.solves.available_tokens == 0 and waiting >= self.settings.solver_queue:
             raise Failed(f"the solver is busy: {waiting} solves are waiting for {self.settings.solver_workers} "
                          "workers (ORBOT_SOLVER_QUEUE); retry in a little while")
-        return await self.run(self.solves, fn, *args)
+        return await self.run(self.solves, lambda: ok(fn(*args)))
 
-    async def run(self, limiter: anyio.CapacityLimiter, fn, *args: Any) -> Any:
+    async def run(self, limiter: anyio.CapacityLimiter, fn: Callable[[], CallToolResult]) -> CallToolResult:
         try:
-            return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+            return await anyio.to_thread.run_sync(fn, limiter=limiter)
         except FormulationError as exc:
             raise Failed(str(exc), [issue.to_dict() for issue in exc.issues]) from None
         except OrbotError as exc:
@@ -151,6 +153,15 @@ def ok(result: BaseModel) -> CallToolResult:
     """A result as structured content, and as its JSON text for clients that read only text."""
     return CallToolResult(content=[TextContent(type="text", text=result.model_dump_json())],
                           structured_content=result.model_dump(mode="json"))
+
+
+def answered(answer: "Answer") -> CallToolResult:
+    """An answer; one that never got past the LLM endpoint is the endpoint's failure, not the problem's."""
+    if answer.status == "llm_error":
+        last = answer.attempts[-1] if answer.attempts else None
+        why = f"{last.error_kind}: {last.error}" if last is not None else "no usable reply"
+        raise Failed(f"orbot's LLM endpoint failed, so the problem was not solved ({why})")
+    return ok(AnswerOut.of(answer))
 
 
 def failed(exc: Failed) -> CallToolResult:
@@ -186,21 +197,16 @@ def create_server(settings: Settings | None = None) -> MCPServer:
             return failed(Failed(f"orbot has no LLM endpoint configured, so it cannot read problems in words "
                                  f"(solve_formulation needs none).\n\n{exc}"))
         try:
-            answer: Answer = await workers.run(workers.problems, agent.solve, text)
+            return await workers.run(workers.problems, lambda: answered(agent.solve(text)))
         except Failed as exc:
             return failed(exc)
-        if answer.status == "llm_error":  # no answer at all: the endpoint's failure, not the problem's
-            last = answer.attempts[-1] if answer.attempts else None
-            why = f"{last.error_kind}: {last.error}" if last is not None else "no usable reply"
-            return failed(Failed(f"orbot's LLM endpoint failed, so the problem was not solved ({why})"))
-        return ok(AnswerOut.of(answer))
 
     @server.tool(title="Solve a formulation", description=SOLVE_FORMULATION, annotations=reads_only)
     async def solve_formulation(formulation: FormulationArg, time_limit: TimeLimitArg = None,
                                 solver: SolverArg = None) -> Annotated[CallToolResult, SolveResult]:
         try:
             options = workers.solver_options(time_limit, solver)
-            return ok(await workers.solve(solve_data, formulation, options, settings.limits))
+            return await workers.solve(solve_data, formulation, options, settings.limits)
         except Failed as exc:
             return failed(exc)
 
@@ -211,7 +217,7 @@ def create_server(settings: Settings | None = None) -> MCPServer:
     @server.tool(title="Pyomo script of a formulation", description=CODE, annotations=reads_only)
     async def generate_code(formulation: FormulationArg) -> Annotated[CallToolResult, CodeOut]:
         try:
-            return ok(await workers.solve(code_for, formulation, settings.limits))
+            return await workers.solve(code_for, formulation, settings.limits)
         except Failed as exc:
             return failed(exc)
 
@@ -220,7 +226,7 @@ def create_server(settings: Settings | None = None) -> MCPServer:
                       time_limit: TimeLimitArg = None) -> Annotated[CallToolResult, WhatIfOut]:
         try:
             options = workers.solver_options(time_limit)
-            return ok(await workers.solve(what_if_for, formulation, changes, options, settings.limits))
+            return await workers.solve(what_if_for, formulation, changes, options, settings.limits)
         except Failed as exc:
             return failed(exc)
 
