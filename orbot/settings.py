@@ -106,6 +106,24 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(120, ge=1, description="requests per minute per API key (or client)")
     max_job_starts: int = Field(3, ge=1, description="a job cut off by this many stops is failed, not retried")
 
+    # --- scale-out: workers sharing the job database (orbot worker, orbot serve --no-workers) -----------------
+    # the lease outlasts a default SCIP solve (ORBOT_TIME_LIMIT 60 s), which holds Python's GIL: no heartbeat
+    # can be sent meanwhile
+    job_lease_seconds: float = Field(120.0, gt=0, description="a running job's lease: if its worker sends no "
+                                     "heartbeat for this long (it died), another worker runs the job again")
+    job_heartbeat_seconds: float = Field(10.0, gt=0, description="how often a worker renews its jobs' leases "
+                                         "(at most a third of ORBOT_JOB_LEASE_SECONDS)")
+    job_poll_seconds: float = Field(0.5, gt=0, description="how often an idle worker looks for queued jobs, and an "
+                                    "API replica for the ends of jobs that run elsewhere")
+    job_retention_seconds: float = Field(7 * 86400.0, ge=0, description="finished jobs (and their events) are "
+                                         "deleted this long after they end; 0 keeps them")
+    job_stop_grace: float = Field(30.0, ge=0, description="seconds a stopping `orbot worker` lets its running jobs "
+                                  "finish before it gives them back to the queue")
+    events_stream_seconds: float = Field(300.0, gt=0, description="longest a GET /v1/jobs/{id}/events stream stays "
+                                         "open; clients reconnect with Last-Event-ID")
+    db_auto_upgrade: bool | None = Field(None, description="migrate the job database at start; unset: yes for "
+                                         "SQLite (zero set-up), no elsewhere (run `orbot db upgrade`)")
+
     # --- data synthesis (orbot synth) -----------------------------------------------------------
     synth_max_items: int = Field(10_000, ge=1, description="items one orbot synth run may ask for (--items)")
     synth_variation_tries: int = Field(5, ge=1, le=100, description="variants drawn for an item until one passes "

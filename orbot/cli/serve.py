@@ -15,8 +15,10 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="interface to bind; 127.0.0.1 keeps it local"),
     port: int = typer.Option(8000, "--port"),
     workers: int | None = typer.Option(None, "--workers", help="jobs run at once (default ORBOT_WORKERS)"),
+    no_workers: bool = typer.Option(False, "--no-workers", help="an API replica only: jobs run in `orbot worker` "
+                                    "processes sharing ORBOT_DATABASE_URL"),
 ) -> None:
-    """Run the REST service (OpenAPI docs at /docs)."""
+    """Run the REST service (OpenAPI docs at /docs), with job workers in the process unless --no-workers."""
     import uvicorn
 
     from orbot.service import create_app
@@ -27,5 +29,5 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key_list():
         print(f"warning: serving on {host} without ORBOT_API_KEYS: anyone who can reach it can use it",
               file=sys.stderr)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings, run_workers=not no_workers), host=host, port=port, log_level="info")
 

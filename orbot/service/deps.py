@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from orbot.service.jobs import JobRunner, JobStore
 from orbot.service.problems import ProblemResponse
 from orbot.service.security import caller, caller_key
+from orbot.service.waiting import JobWatch
 from orbot.settings import Settings
 
 
@@ -25,8 +26,13 @@ async def get_store(request: Request) -> JobStore:
     return request.app.state.store
 
 
-async def get_runner(request: Request) -> JobRunner:
+async def get_runner(request: Request) -> JobRunner | None:
+    """None in an API replica started without workers (``orbot serve --no-workers``)."""
     return request.app.state.runner
+
+
+async def get_watch(request: Request) -> JobWatch:
+    return request.app.state.watch
 
 
 async def limited_caller(request: Request, who: Annotated[str, Depends(caller)]) -> str:
@@ -66,6 +72,7 @@ async def _disconnected(request: Request) -> None:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
-RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+RunnerDep = Annotated[JobRunner | None, Depends(get_runner)]
+WatchDep = Annotated[JobWatch, Depends(get_watch)]
 Caller = Annotated[str, Depends(caller)]
 LimitedCaller = Annotated[str, Depends(limited_caller)]

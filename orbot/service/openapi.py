@@ -18,9 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orbot.settings import Settings
 
-__all__ = ["MEDIA_TYPE", "ProblemDetails", "ProblemIssue", "accepted", "complete_document", "job_links", "responses"]
+__all__ = ["MEDIA_TYPE", "EVENT_STREAM", "ProblemDetails", "ProblemIssue", "accepted", "complete_document", "job_links",
+           "responses"]
 
 MEDIA_TYPE = "application/problem+json"
+EVENT_STREAM = "text/event-stream"
 _REF = "#/components/schemas/"
 
 

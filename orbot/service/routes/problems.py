@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import json
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from orbot.agent import Answer
@@ -18,11 +18,13 @@ from orbot.service.deps import (
     RunnerDep,
     SettingsDep,
     StoreDep,
+    WatchDep,
     time_limit_within_cap,
     until_done_or_gone,
 )
+from orbot.service.events import MAX_EVENT_ID, event_stream
 from orbot.service.jobs import FINAL, MAX_OFFSET, MAX_PAGE_SIZE, Ended, new_job_id
-from orbot.service.openapi import accepted, job_links, responses
+from orbot.service.openapi import EVENT_STREAM, accepted, job_links, responses
 from orbot.service.problems import ProblemResponse
 from orbot.service.schemas import JobId, JobPage, JobPublic, ProblemCreate
 from orbot.service.security import caller
@@ -77,14 +79,15 @@ _SOLVE = {202: {"model": JobPublic, **accepted("still running after `options.wai
 @router.post("/solve", operation_id="solveProblem", summary="Solve a problem in words", response_model=Answer,
              responses=_SOLVE)
 async def solve(body: ProblemCreate, request: Request, who: LimitedCaller, settings: SettingsDep, store: StoreDep,
-                runner: RunnerDep):
+                runner: RunnerDep, watch: WatchDep):
     """Solve a problem; answers within ``options.wait`` seconds, or 202 with the job to poll."""
     _admit(body, settings)
     wait = body.options.wait if body.options.wait is not None else settings.sync_timeout
     job_id = new_job_id()
-    with runner.watching(job_id) as ended:
+    with watch.watching(job_id) as ended:
         job = await run_in_threadpool(store.create, who, body.model_dump(), job_id)
-        runner.notify()
+        if runner is not None:
+            runner.notify()
         if not await until_done_or_gone(_within(ended, wait), request):
             await run_in_threadpool(store.cancel, job.id, who)  # nobody is left to read the answer or the job id
             raise ProblemResponse(499, "client closed request")
@@ -117,7 +120,8 @@ async def create_job(body: ProblemCreate, who: LimitedCaller, settings: Settings
     """Queue a problem; poll ``GET /v1/jobs/{id}`` for its progress and answer."""
     _admit(body, settings)
     job = await run_in_threadpool(store.create, who, body.model_dump())
-    runner.notify()
+    if runner is not None:
+        runner.notify()
     return _accepted(job)
 
 
@@ -128,6 +132,22 @@ async def create_job(body: ProblemCreate, who: LimitedCaller, settings: Settings
 async def get_job(job_id: JobId, who: Caller, store: StoreDep):
     """A job: its status, progress and, once done, the answer."""
     return _found(job_id, await run_in_threadpool(store.get, job_id, who))
+
+
+@router.get("/jobs/{job_id}/events", operation_id="getJobEvents", response_class=StreamingResponse, responses={
+    200: {"description": "Server-Sent Events, oldest first: `queued`, `started` (`run`, `worker`), `round` (`sample`, "
+          "`round`, `category`), `requeued`, `ended` (`status`, `error`); each `data` is a JSON object with the job's "
+          "id (`job`) and the time (`at`, Unix). The stream ends after `ended`, or after ORBOT_EVENTS_STREAM_SECONDS: "
+          "reconnect with `Last-Event-ID` to go on where it stopped",
+          "content": {EVENT_STREAM: {"schema": {"type": "string"}}}},
+    **responses("unauthorized", "no_job", "invalid")})
+async def job_events(job_id: JobId, who: Caller, store: StoreDep, settings: SettingsDep,
+                     last_event_id: int = Header(0, alias="Last-Event-ID", ge=0, le=MAX_EVENT_ID,
+                                                 description="the last event received: the stream starts after it")):
+    """A job's progress as it happens, from whichever replica or worker runs it."""
+    _found(job_id, await run_in_threadpool(store.get, job_id, who))
+    return StreamingResponse(event_stream(store, job_id, who, last_event_id, settings), media_type=EVENT_STREAM,
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @router.post("/jobs/{job_id}/cancel", operation_id="cancelJob", response_model=JobPublic, responses={

@@ -1,0 +1,24 @@
+"""``orbot worker``: a process that runs jobs from the shared job database, beside API replicas."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from orbot.cli.common import app
+from orbot.settings import get_settings
+
+
+@app.command()
+def worker(
+    workers: int | None = typer.Option(None, "--workers", help="jobs run at once (default ORBOT_WORKERS)"),
+) -> None:
+    """Run jobs from ORBOT_DATABASE_URL until stopped (SIGTERM or Ctrl-C: running jobs get
+    ORBOT_JOB_STOP_GRACE seconds, then go back to the queue). Start as many as you like, on any machines."""
+    from orbot.service.problem_jobs import run_workers
+
+    run_workers(get_settings(), workers, announce=lambda line: print(line, file=sys.stderr, flush=True))
+    sys.stdout.flush()
+    os._exit(0)  # jobs given back may still be in a round: their results would be discarded anyway
