@@ -262,3 +262,38 @@ def test_http_door_keys_then_rate_limit():
     codes, limited = anyio.run(knock)
     assert codes == [401, 401, 401, 200, 200, 429, 200]
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+
+
+def test_without_an_llm_formulations_still_work():
+    """In process: a server with no LLM endpoint says how to configure one, and solves formulations all the same."""
+    from orbot.mcp import create_server
+    from orbot.settings import Settings
+
+    server = create_server(Settings(base_url=None, api_key=None))
+
+    async def session():
+        async with Client(server) as client:
+            words = await client.call_tool("solve_problem", {"text": "maximize profit"})
+            formulation = await client.call_tool("solve_formulation", {"formulation": TRANSPORT, "solver": "highs"})
+            wrong_solver = await client.call_tool("solve_formulation", {"formulation": TRANSPORT, "solver": "cplex"})
+            return words, formulation, wrong_solver
+
+    words, formulation, wrong_solver = anyio.run(session)
+    assert words.is_error and "no LLM endpoint configured" in text_of(words) and "ORBOT_BASE_URL" in text_of(words)
+    assert not formulation.is_error and formulation.structured_content["solver"] == "highs"
+    assert wrong_solver.is_error and "solver" in text_of(wrong_solver)
+
+
+def test_a_full_solver_queue_is_an_error_to_retry():
+    """With every solver slot taken and ORBOT_SOLVER_QUEUE waiting, one more solve is refused, not queued."""
+    from orbot.mcp.server import Failed, Workers
+    from orbot.settings import Settings
+
+    workers = Workers(Settings(solver_workers=1, solver_queue=0))
+
+    async def one_too_many():
+        async with workers.solves:  # the one slot, taken
+            with pytest.raises(Failed, match="ORBOT_SOLVER_QUEUE"):
+                await workers.solve(lambda: pytest.fail("ran although the solver was full"))
+
+    anyio.run(one_too_many)

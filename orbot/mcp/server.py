@@ -18,7 +18,7 @@ was wrong; an invalid formulation also lists its issues in the structured conten
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 import anyio.lowlevel
@@ -88,8 +88,9 @@ FormulationArg = Annotated[dict[str, Any], Field(description=f"{FORMULATION} (it
                                                  "formulation_schema tool)")]
 TimeLimitArg = Annotated[float | None, Field(gt=0, le=3600, description="solver time limit in seconds (default: "
                                              "the server's; at most its ORBOT_MAX_TIME_LIMIT)")]
-SolverArg = Annotated[str | None, Field(pattern="^(auto|highs|scip)$", description="auto (HiGHS for linear "
-                                        "models and convex QPs, SCIP for nonlinear ones), highs or scip")]
+Solver = Literal["auto", "highs", "scip"]
+SolverArg = Annotated[Solver | None, Field(description="auto (HiGHS for linear models and convex QPs, SCIP for "
+                                           "nonlinear ones), highs or scip")]
 
 
 class Failed(Exception):
@@ -119,6 +120,19 @@ class Workers:
                 self._llm = OpenAICompatible(self.settings)
             return self._llm
 
+    def answer(self, text: str, rounds: int | None, samples: int | None,
+               on_attempt: Callable[["Attempt"], None]) -> CallToolResult:
+        """In a thread: the agent (imported on the first problem in words) and its answer."""
+        from orbot.agent import Agent
+
+        try:
+            agent = Agent(self.llm(), settings=self.settings, rounds=rounds, samples=samples, include_code=False,
+                          solver_options=self.solver_options(), on_attempt=on_attempt)
+        except ConfigurationError as exc:
+            raise Failed(f"orbot has no LLM endpoint configured, so it cannot read problems in words "
+                         f"(solve_formulation needs none).\n\n{exc}") from None
+        return answered(agent.solve(text))
+
     async def solve(self, fn: Callable[..., BaseModel], *args: Any) -> CallToolResult:
         """``fn(*args)``'s result, encoded in the thread too: a large model's values take a while to encode."""
         waiting = self.solves.statistics().tasks_waiting
@@ -135,7 +149,7 @@ class Workers:
         except OrbotError as exc:
             raise Failed(str(exc)) from None
 
-    def solver_options(self, time_limit: float | None = None, solver: str | None = None) -> SolverOptions:
+    def solver_options(self, time_limit: float | None = None, solver: Solver | None = None) -> SolverOptions:
         """The server's options; a time limit over ORBOT_MAX_TIME_LIMIT is refused, none given is capped."""
         cap = self.settings.max_time_limit
         if time_limit is not None and time_limit > cap:
@@ -145,7 +159,7 @@ class Workers:
         chosen = time_limit if time_limit is not None else options.time_limit
         options.time_limit = cap if chosen is None else min(chosen, cap)
         if solver is not None:
-            options.solver = solver  # type: ignore[assignment]  # checked by SolverArg's pattern
+            options.solver = solver
         return options
 
 
@@ -188,16 +202,9 @@ def create_server(settings: Settings | None = None) -> MCPServer:
         samples: Annotated[int | None, Field(ge=1, le=16, description="independent formulations that vote "
                                              "(default 1)")] = None,
     ) -> Annotated[CallToolResult, AnswerOut]:
-        from orbot.agent import Agent
-
+        on_attempt = progress(ctx)
         try:
-            agent = Agent(workers.llm(), settings=settings, rounds=rounds, samples=samples, include_code=False,
-                          solver_options=workers.solver_options(), on_attempt=progress(ctx))
-        except ConfigurationError as exc:
-            return failed(Failed(f"orbot has no LLM endpoint configured, so it cannot read problems in words "
-                                 f"(solve_formulation needs none).\n\n{exc}"))
-        try:
-            return await workers.run(workers.problems, lambda: answered(agent.solve(text)))
+            return await workers.run(workers.problems, lambda: workers.answer(text, rounds, samples, on_attempt))
         except Failed as exc:
             return failed(exc)
 
