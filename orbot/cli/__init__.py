@@ -4,7 +4,7 @@ One module per command group; each registers its commands on ``common.app`` when
 (the import order is the order of ``orbot --help``).
 """
 
-from orbot.cli import db, evaluate, formulations, problem, serve, synth, worker  # noqa: F401  (registers the commands)
+from orbot.cli import db, evaluate, formulations, mcp_server, problem, serve, synth, worker  # noqa: F401  (registers the commands)
 from orbot.cli.common import app, main
 
 __all__ = ["app", "main"]
