@@ -22,6 +22,9 @@ def mcp_command(
     if not http:
         from orbot.mcp import create_server
 
+        if sys.stdin.isatty():
+            print("orbot MCP server on stdio: for an MCP client to spawn (see the README); Ctrl-C stops it",
+                  file=sys.stderr)
         create_server(settings).run("stdio")  # stdout carries the protocol; everything else goes to stderr
         return
     import uvicorn
