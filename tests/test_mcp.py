@@ -297,3 +297,27 @@ def test_a_full_solver_queue_is_an_error_to_retry():
                 await workers.solve(lambda: pytest.fail("ran although the solver was full"))
 
     anyio.run(one_too_many)
+
+
+def test_parts_and_readings_come_back(fake_llm, llm_settings):
+    """In process: a text that asks two questions and reads two ways gets both parts and the other reading."""
+    from orbot.mcp import create_server
+
+    fewer = {"parameters": [{"name": "max_chairs", "data": 20}]}
+    exactly = {"constraints": [{"name": "chair_sales", "expression": "make['chair'] == 40"}]}
+    second_look = {"parts": [{"question": "plan A", "changes": {}}, {"question": "plan B", "changes": fewer}],
+                   "readings": [{"phrase": "at most 40 chairs", "reading": "exactly 40 chairs", "changes": exactly}]}
+    fake_llm.script({"content": json.dumps(WORKSHOP["formulation"])}, {"content": json.dumps(second_look)})
+    server = create_server(llm_settings.model_copy(update={"readings": 2}))
+
+    async def session():
+        async with Client(server) as client:
+            return await client.call_tool("solve_problem", {"text": WORKSHOP["problem"]})
+
+    answer = anyio.run(session)
+    assert not answer.is_error, text_of(answer)
+    parts, readings = answer.structured_content["parts"], answer.structured_content["readings"]
+    assert [(p["question"], p["objective"]) for p in parts] == [("plan A", 4100), ("plan B", 3800)]
+    assert parts[1]["changes"] == fewer
+    assert [(r["reading"], r["status"], r["objective"]) for r in readings] == [("exactly 40 chairs", "optimal", 4100)]
+    assert "asks 2 questions" in answer.structured_content["summary"]
