@@ -18,11 +18,14 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 
-__all__ = ["PostgresServer", "find_binaries", "CannotStart"]
+__all__ = ["PostgresServer", "find_binaries", "CannotStart", "running_postgres"]
 
 
 class CannotStart(RuntimeError):
@@ -32,6 +35,8 @@ class CannotStart(RuntimeError):
 def find_binaries() -> Path:
     """The newest installed server's bin folder (ORBOT_TEST_PG_BIN overrides)."""
     if override := os.environ.get("ORBOT_TEST_PG_BIN"):
+        if not (Path(override) / "initdb").exists():
+            raise CannotStart(f"ORBOT_TEST_PG_BIN={override} holds no initdb")
         return Path(override)
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
     if found:
@@ -129,3 +134,24 @@ class PostgresServer:
         if self.process is not None and self.process.stderr is not None:
             self.process.stderr.close()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A server for a test module's fixture. In CI (``CI`` set) the PostgreSQL tests must run: a server that
+    cannot start fails them; elsewhere they are skipped, with the reason."""
+    server = None
+    try:
+        server = PostgresServer()
+        server.start()
+    except CannotStart as exc:
+        if server is not None:
+            server.stop()
+        if os.environ.get("CI"):
+            pytest.fail(f"the PostgreSQL tests must run in CI, but no server could start: {exc}")
+        pytest.skip(f"no PostgreSQL server here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()

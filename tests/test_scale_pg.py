@@ -20,7 +20,7 @@ from orbot.service import create_app
 from orbot.service.jobs import FINAL, Ended, JobRunner, JobStore
 from orbot.service.migrate import upgrade
 from orbot.settings import Settings
-from postgres import CannotStart, PostgresServer
+from postgres import running_postgres
 from service_helpers import free_port, wait_until_up
 from test_service import GOOD_REPLY, WORKSHOP
 
@@ -30,15 +30,8 @@ BAD["objective"]["expression"] = "sum(profit[p] * mkae[p] for p in PRODUCTS)"  #
 
 @pytest.fixture(scope="module")
 def postgres():
-    try:
-        server = PostgresServer()
-        server.start()
-    except CannotStart as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"the PostgreSQL tests must run in CI, but no server could start: {exc}")
-        pytest.skip(f"no PostgreSQL server here: {exc}")
-    yield server
-    server.stop()
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture
