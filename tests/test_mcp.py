@@ -214,6 +214,13 @@ def test_over_http_without_the_key_is_refused(http_server):
     assert [type(exc).__name__ for exc in _leaves(refused_by_sdk.value)] == ["MCPError"]
 
 
+def test_over_http_a_body_over_the_limit_is_refused(http_server):
+    """ORBOT_MAX_BODY_BYTES (2 MB by default) holds for MCP messages as for REST requests."""
+    headers = {"Authorization": f"Bearer {KEY}", "Accept": "application/json, text/event-stream",
+               "Content-Type": "application/json"}
+    assert httpx.post(http_server, headers=headers, content=b" " * 2_000_001).status_code == 413
+
+
 def _leaves(exc: BaseException) -> list[BaseException]:
     """The exceptions inside (nested) exception groups, as anyio's task groups raise them."""
     inner = getattr(exc, "exceptions", None)
