@@ -112,7 +112,7 @@ def test_accepted_items_end_to_end_through_the_cli_and_their_exports_in_orbot_ev
         from orbot import solve_formulation
         assert solve_formulation(result).objective == pytest.approx(item["optimum"])
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["accepted"] == {"count": 4, "of": 4, "rate": 1.0}
+    assert summary["accepted"] == {"count": 4, "of": 4, "rate": 1.0} == summary["round_trip_agreement"]
     assert summary["llm_calls"]["per_accepted"] == 2 and summary["tokens"]["per_accepted"] > 0
     assert summary["seeds"]["used"] == ["knapsack", "wyndor"]
     assert summary["contamination"]["benchmarks"] == ["smoke:orbot"] and not summary["contamination"]["flagged"]

@@ -141,6 +141,8 @@ def summarize(records: list[dict], config: dict, seeds: dict, contamination: dic
         "items": len(records),
         "accepted": _rate(len(accepted), len(records)),
         "accepted_of_written_up": _rate(len(accepted), len(reached_llm)),
+        # of the items whose text orbot formulated again (the last text, after any repair), those at the same optimum
+        "round_trip_agreement": _rate(len(accepted), sum(1 for r in records if r.get("round_trip"))),
         "rejected_by_stage": dict(Counter(r["stage"] for r in rejected)),
         "rejected_by_reason": dict(Counter(r["reason"] for r in rejected)),
         "variants_rejected_before_one_passed": dict(Counter(t["reason"] for r in records
