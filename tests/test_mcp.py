@@ -79,7 +79,8 @@ async def exercise(client: Client, fake_llm) -> None:
     assert bad_code.is_error and bad_code.structured_content["issues"][0]["symbol"] == "shipp"
 
     # what_if: data and one member's bound (members nested as in the results), then a misspelled parameter
-    changes = {"data": {"demand": {"new_york": 350}}, "bounds": {"ship": {"seattle": {"chicago": {"upper": 100}}}}}
+    changes = {"data": {"demand": {"new_york": 350}},
+               "bounds": {"ship": {"upper": 1000, "seattle": {"chicago": {"upper": 100}}}}}
     changed = await client.call_tool("what_if", {"formulation": TRANSPORT, "changes": changes})
     assert not changed.is_error, text_of(changed)
     outcome = changed.structured_content
@@ -87,6 +88,10 @@ async def exercise(client: Client, fake_llm) -> None:
     assert outcome["after"]["variables"]["ship"]["seattle"]["chicago"] == pytest.approx(100)
     assert outcome["delta"] == pytest.approx(outcome["after"]["objective"] - 153.675)
     assert {"variable": "ship[seattle,chicago]", "before": 300.0, "after": 100.0} in outcome["moved"]
+    [ship] = outcome["formulation"]["variables"]
+    assert ship["upper"] == "ship_upper_whatif"  # the whole variable's bound, with one member's below it
+    bound = next(p for p in outcome["formulation"]["parameters"] if p["name"] == "ship_upper_whatif")
+    assert bound["default"] == 1000 and bound["data"] == [{"index": ["seattle", "chicago"], "value": 100}]
     removed = await client.call_tool("what_if", {"formulation": TRANSPORT,
                                                  "changes": {"elements": {"remove": ["meet_demand"]}}})
     assert not removed.is_error and removed.structured_content["after"]["objective"] == pytest.approx(0)

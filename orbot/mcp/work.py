@@ -5,6 +5,7 @@ results give them, and are turned here into the member tuples ``with_changes`` t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -55,12 +56,13 @@ def what_if_for(data: dict[str, Any], changes: WhatIfChanges, options: SolverOpt
                             for label, old, new in outcome.changed_values()])
 
 
-def member_keys(nested: dict[str, Any]) -> dict[Any, Any]:
-    """{"seattle": {"chicago": 2.5}} -> {("seattle", "chicago"): 2.5}; {"north": 40} stays as it is."""
+def member_keys(nested: dict[str, Any], is_value: Callable[[Any], bool] = lambda value: False) -> dict[Any, Any]:
+    """{"seattle": {"chicago": 2.5}} -> {("seattle", "chicago"): 2.5}; {"north": 40} stays as it is. A dict
+    is walked into unless ``is_value`` says it is a value itself (a member's bounds)."""
     flat: dict[Any, Any] = {}
 
     def walk(path: tuple, value: Any) -> None:
-        if isinstance(value, dict) and value:
+        if isinstance(value, dict) and value and not is_value(value):
             for key, inner in value.items():
                 walk((*path, key), inner)
         else:
@@ -73,21 +75,9 @@ def member_keys(nested: dict[str, Any]) -> dict[Any, Any]:
 
 def _bound_keys(change: dict[str, Any]) -> dict[Any, Any]:
     """A variable's bounds with nested members as tuples: a dict of only lower/upper is one member's bounds."""
-    flat: dict[Any, Any] = {}
-
-    def walk(path: tuple, value: Any) -> None:
-        if isinstance(value, dict) and value and not set(value) <= set(_SIDES):
-            for key, inner in value.items():
-                walk((*path, key), inner)
-        else:
-            flat[path[0] if len(path) == 1 else path] = value
-
-    for key, value in change.items():
-        if key in _SIDES and not isinstance(value, dict):
-            flat[key] = value  # the whole variable's bound
-        else:
-            walk((key,), value)
-    return flat
+    whole = {side: value for side, value in change.items() if side in _SIDES and not isinstance(value, dict)}
+    members = {key: value for key, value in change.items() if key not in whole}
+    return {**whole, **member_keys(members, lambda value: set(value) <= set(_SIDES))}
 
 
 def _element_issue(error: Any) -> Issue:
