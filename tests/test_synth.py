@@ -94,9 +94,9 @@ def test_accepted_items_end_to_end_through_the_cli_and_their_exports_in_orbot_ev
     fake_llm.default = router()
     seeds = seeds_folder(tmp_path, knapsack=KNAPSACK, wyndor=WYNDOR)
     (seeds / "notes.json").write_text('{"not": "a formulation"}')
-    run = tmp_path / "run"
+    run, env = tmp_path / "run", {**cli_env(fake_llm.url), "ORBOT_CACHE_DIR": str(tmp_path / "cache")}
     done = orbot("synth", "--seeds", str(seeds), "--items", "4", "--out", str(run), "--data-dir",
-                 str(tmp_path / "no-benchmarks"), env=cli_env(fake_llm.url))
+                 str(tmp_path / "no-benchmarks"), env=env)
     assert done.returncode == 0, done.stderr
     assert "accepted 4/4" in done.stdout and "notes.json" in done.stderr  # the file that is no formulation: named
     items = items_of(run)
@@ -121,11 +121,18 @@ def test_accepted_items_end_to_end_through_the_cli_and_their_exports_in_orbot_ev
     assert "five elements" in tuning[0]["messages"][0]["content"]
     assert Formulation.from_json(tuning[0]["messages"][2]["content"])  # the assistant's reply is a formulation
 
-    # the eval dataset: orbot formulates each text again (the same fake reader) and scores against the optimum
-    scored = orbot("eval", "--dataset", str(run / "dataset.jsonl"), "--out", str(tmp_path / "eval"),
-                   env=cli_env(fake_llm.url))
+    # the eval dataset, scored by orbot eval with the round trip's settings and cache: it asks the round trip's
+    # questions again, so every answer comes from the cache (the endpoint now fails every request)
+    fake_llm.default = {"status": 500, "error": "not to be asked"}
+    scored = orbot("eval", "--dataset", str(run / "dataset.jsonl"), "--out", str(tmp_path / "eval"), env=env)
     assert scored.returncode == 0, scored.stderr
     assert "accuracy (mamo) 4/4" in scored.stdout
+    # without the cache, a second sample: this reader leaves every constraint out, and the eval says so
+    fake_llm.default = router(formulate=lambda body: {**model_in_story(body), "constraints": []})
+    second = orbot("eval", "--dataset", str(run / "dataset.jsonl"), "--out", str(tmp_path / "eval-2"),
+                   env=cli_env(fake_llm.url))
+    assert second.returncode == 0, second.stderr
+    assert "accuracy (mamo) 0/4" in second.stdout
 
 
 # --- 2. rejections at each LLM stage, and a repair ----------------------------------------------------
