@@ -99,6 +99,7 @@ def test_accepted_items_end_to_end_through_the_cli_and_their_exports_in_orbot_ev
                  str(tmp_path / "no-benchmarks"), env=env)
     assert done.returncode == 0, done.stderr
     assert "accepted 4/4" in done.stdout and "notes.json" in done.stderr  # the file that is no formulation: named
+    assert "contamination: 0 of 4 accepted texts share >= 20% of their 8-grams" in done.stdout
     items = items_of(run)
     assert [i["id"] for i in items] and sorted(i["id"] for i in items) == [
         "knapsack/v1", "knapsack/v2", "wyndor/v1", "wyndor/v2"]

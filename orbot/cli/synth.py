@@ -66,6 +66,11 @@ def synth(
     print(f"accepted {accepted['count']}/{accepted['of']}" + (f"; rejected: {rejected}" if rejected else "")
           + f"; {summary['llm_calls']['total']} LLM calls, {summary['tokens']['total']} tokens"
           + (f" ({tokens} per accepted item)" if tokens is not None else ""))
+    contamination = summary["contamination"] or {}
+    if contamination.get("benchmarks"):
+        print(f"contamination: {len(contamination['flagged'])} of {contamination['items']} accepted texts share "
+              f">= {contamination['threshold']:.0%} of their {contamination['ngram']}-grams with a benchmark text "
+              f"(largest share {contamination['max_overlap']:.0%}; {len(contamination['benchmarks'])} benchmarks)")
     print(f"eval dataset: {out / 'dataset.jsonl'}; fine-tuning data: {out / 'finetune.jsonl'}; summary: "
           f"{out / 'summary.json'}")
     if reasons.get("llm_error") and not accepted["count"]:
