@@ -156,8 +156,11 @@ def test_two_runs_show_what_was_fixed_and_broken(runs, tmp_path):
     changes = text[text.index('id="changes"'):text.index('id="failures"')]
     assert 'class="tag fixed">fixed 1<' in changes and 'class="tag broken">broken 1<' in changes
     assert "net +0" in changes and "2/3 (66.7%) → 2/3 (66.7%)" in changes
-    assert re.search(r'<ul class="ids fixed"><li><a href="#problem=problems%3Ab">problems:b</a>', changes)
-    assert re.search(r'<ul class="ids broken"><li><a href="#problem=problems%3Ad">problems:d</a>', changes)
+    fixed = changes[changes.index('class="ids fixed"'):changes.index('class="ids broken"')]
+    broken = changes[changes.index('class="ids broken"'):]
+    assert re.findall(r'href="#problem=([^"]+)"', fixed) == ["problems%3Ab"]
+    assert re.findall(r'href="#problem=([^"]+)"', broken) == ["problems%3Ad"]
+    assert "optimal 220</td><td class=\"num\">optimal 100</td>" in broken
     assert len(text.encode()) < 300_000
 
     details = page.details()[page.rows[ID["d"]]["id"]]
@@ -212,9 +215,28 @@ def test_a_thousand_problems_stay_a_few_megabytes(runs, tmp_path):
             record["id"] = f"synthetic:{number}"
             record["objective"] = (record["objective"] or 0) + number * 0.37
             record["seconds"], record["tokens"] = 1 + number % 17, 500 + 13 * number
+            record["label_suspect"] = number % 100 == 0
             handle.write(json.dumps(record) + "\n")
     page = html_report([big], big / "report.html", texts={f"synthetic:{n}": f"Problem {n} " * 40
                                                             for n in range(1000)})
     size = page.stat().st_size
+    print(f"1,000 problems: {size / 1e6:.2f} MB")  # pytest -s shows it (eval/README.md quotes it)
     assert size < 3_000_000, size
-    assert len(Page(page.read_text()).rows) == 1000
+    text = page.read_text()
+    rows = Page(text).rows
+    assert len(rows) == 1000
+    assert [i for i, row in rows.items() if row["data-flagged"]] == [f"synthetic:{n}" for n in range(0, 1000, 100)]
+    flags = text[text.index('id="flags"'):text.index('id="problems"')]
+    assert flags.count('<span class="tag flag">label suspect</span>') == 10
+
+
+def test_force_new_moves_the_page_aside_with_the_run(tmp_path, runs):
+    from orbot.eval.runs import prepare_run_dir
+
+    before, _, _ = runs
+    folder = tmp_path / "run"
+    folder.mkdir()
+    for name in ("config.json", "results.jsonl", "report.html"):
+        (folder / name).write_bytes((before / name).read_bytes())
+    moved = prepare_run_dir(folder, json.loads((before / "config.json").read_text()), force_new=True)
+    assert (moved / "report.html").is_file() and not (folder / "report.html").exists()

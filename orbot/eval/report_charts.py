@@ -45,6 +45,12 @@ def _svg(figure, salt: str) -> str:
                   r'<svg\1 class="chart" role="img" style="max-width:\2pt"', text, count=1)
 
 
+def _legend(figure, runs: int, where: str = "lower") -> None:
+    """The runs' key outside the axes (inside, it hides bars and lines as runs multiply); none for one run."""
+    if runs > 1:
+        figure.legend(loc=f"outside {where} center", ncols=min(3, runs), frameon=False, fontsize=8)
+
+
 def accuracy_chart(panels: list[tuple[str, list[tuple[str, list[tuple[str, int, int]]]]]],
                    colors: dict[str, str]) -> str:
     """One panel per benchmark, a group of bars per rule, a bar per run, each marked count/total."""
@@ -75,8 +81,7 @@ def accuracy_chart(panels: list[tuple[str, list[tuple[str, list[tuple[str, int, 
         ax.grid(axis="x", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
     axes[-1].set_xlabel("correct (% of scored problems)")
-    if len(colors) > 1:
-        figure.legend(loc="outside lower center", ncols=min(4, len(colors)), frameon=False, fontsize=8)
+    _legend(figure, len(seen), "upper")
     return _svg(figure, "accuracy")
 
 
@@ -86,7 +91,7 @@ def bars_chart(categories: list[str], series: dict[str, list[int]], colors: dict
     if not categories:
         return ""
     runs = len(series)
-    figure = _figure(0.6 + BAR * runs * len(categories) + 0.12 * len(categories))
+    figure = _figure(0.6 + BAR * runs * len(categories) + 0.12 * len(categories) + 0.17 * (runs > 1) * -(-runs // 3))
     ax = figure.add_subplot()
     step = 1.0 / (runs + 0.6)
     for number, (name, counts) in enumerate(series.items()):
@@ -101,8 +106,7 @@ def bars_chart(categories: list[str], series: dict[str, list[int]], colors: dict
     ax.margins(x=0.12)
     ax.grid(axis="x", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
-    if runs > 1:
-        ax.legend(frameon=False, fontsize=8, loc="lower right")
+    _legend(figure, runs)
     return _svg(figure, salt)
 
 
@@ -113,9 +117,9 @@ def distribution_chart(series: dict[str, list[float]], colors: dict[str, str], x
     positive = {name: sorted(v for v in values if v > 0) for name, values in series.items()}
     if not any(positive.values()):
         return ""
-    figure = _figure(2.6)
+    figure = _figure(2.6 + 0.17 * (len(series) > 1) * -(-len(series) // 3))
     ax = figure.add_subplot()
-    for name, values in positive.items():
+    for number, (name, values) in enumerate(positive.items()):
         if not values:
             continue
         shares = [(n + 1) / len(values) for n in range(len(values))]
@@ -123,39 +127,43 @@ def distribution_chart(series: dict[str, list[float]], colors: dict[str, str], x
         for share in (0.5, 0.95):
             value = values[min(len(values) - 1, int(share * len(values)))]
             ax.plot([value], [share], marker="o", color=colors[name], markersize=4)
+            if len(series) > 3:  # the numbers would overlap: the table under the charts has them
+                continue
             ax.annotate(f"p{round(share * 100)} {value:,.3g}", (value, share), textcoords="offset points",
-                        xytext=(4, -10), fontsize=7, color=colors[name])
+                        xytext=(4, -10 - 9 * number), fontsize=7, color=colors[name])  # runs' numbers apart
     ax.set_xscale("log")
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("share of problems ≤ x")
     ax.set_xlabel(xlabel)
     ax.grid(alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
-    if len(series) > 1:
-        ax.legend(frameon=False, fontsize=8, loc="lower right")
+    _legend(figure, len(series))
     return _svg(figure, salt)
 
 
 def net_chart(rows: list[tuple[str, int, int]]) -> str:
-    """Per comparison and benchmark: problems fixed (right), broken (left) and the net change."""
+    """Per comparison and benchmark: problems fixed (right), broken (left) and the net change.
+
+    Each row's name is written above its bar, so long run names take no width from the bars."""
     if not rows:
         return ""
-    figure = _figure(0.8 + 0.32 * len(rows))
+    figure = _figure(0.9 + 0.42 * len(rows))
     ax = figure.add_subplot()
     positions = list(range(len(rows)))
     fixed = [f for _, f, _ in rows]
     broken = [-b for _, _, b in rows]
-    ax.barh(positions, fixed, color=RIGHT, height=0.6, label="fixed (wrong → right)")
-    ax.barh(positions, broken, color=WRONG, height=0.6, label="broken (right → wrong)")
-    for position, (_, f, b) in zip(positions, rows, strict=True):
-        ax.text(max(f, 0) + 0.2, position, f"net {f - b:+d}", va="center", fontsize=8)
-    ax.set_yticks(positions, [label for label, _, _ in rows])
-    ax.invert_yaxis()
-    ax.axvline(0, color="#444", linewidth=0.8)
     limit = max([1, *fixed, *(-b for b in broken)])
+    ax.barh(positions, fixed, color=RIGHT, height=0.42, label="fixed (wrong → right)")
+    ax.barh(positions, broken, color=WRONG, height=0.42, label="broken (right → wrong)")
+    for position, (label, f, b) in zip(positions, rows, strict=True):
+        ax.text(-limit - 0.4, position - 0.27, label, va="bottom", fontsize=8)
+        ax.text(max(f, 0) + 0.15, position, f"net {f - b:+d}", va="center", fontsize=8)
+    ax.set_yticks([])
+    ax.set_ylim(len(rows) - 0.5, -0.9)
+    ax.axvline(0, color="#444", linewidth=0.8)
     ax.set_xlim(-limit - 0.5, limit + max(2.5, limit * 0.35))
     ax.set_xlabel("problems")
     ax.grid(axis="x", alpha=0.3)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    figure.legend(loc="outside lower center", ncols=2, frameon=False, fontsize=8)
     return _svg(figure, "net")

@@ -197,7 +197,7 @@ def formulation_html(formulation: dict, max_values: int = 12) -> str:
             body = math_html(f"{sense} {expression_latex(objective['expression'])}", display=True)
         except Exception:  # as in expression_mathml
             body = _plain(f"{objective.get('sense')} {objective['expression']}")
-        out.append(f"<h5>Objective</h5>{body}"
+        out.append(f"<h5>Objective</h5><div class=\"constraint\">{body}</div>"
                    + (f"<p class=\"note\">{esc(str(objective['description']))}</p>" if objective.get("description")
                       else ""))
     constraints = formulation.get("constraints") or []

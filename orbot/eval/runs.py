@@ -30,7 +30,7 @@ __all__ = ["CONFIG_FILE", "LEGACY_CONFIG_FILE", "RunConflict", "run_config", "di
 
 CONFIG_FILE = "config.json"
 LEGACY_CONFIG_FILE = "run.json"  # what runs before config.json recorded: dataset, model, rounds, samples, sizes
-RUN_FILES = (CONFIG_FILE, LEGACY_CONFIG_FILE, RESULTS_FILE, "summary.json", "report.md")
+RUN_FILES = (CONFIG_FILE, LEGACY_CONFIG_FILE, RESULTS_FILE, "summary.json", "report.md", "report.html")
 INFORMATIONAL = ("created", "path")  # recorded, not compared: neither changes an answer
 DIGITS = 16  # of each SHA-256 kept: enough to tell files apart, short enough to read
 
