@@ -18,11 +18,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orbot.settings import Settings
 
-__all__ = ["MEDIA_TYPE", "EVENT_STREAM", "ProblemDetails", "ProblemIssue", "accepted", "complete_document", "job_links",
-           "responses"]
+__all__ = ["MEDIA_TYPE", "EVENT_STREAM", "EVENT_SCHEMA", "ProblemDetails", "ProblemIssue", "accepted",
+           "complete_document", "job_links", "responses"]
 
 MEDIA_TYPE = "application/problem+json"
 EVENT_STREAM = "text/event-stream"
+# one event of a job's stream (Open API 3.1: the schema of a text/event-stream response is each event's)
+EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["event", "data", "id"],
+    "properties": {
+        "event": {"type": "string", "enum": ["queued", "started", "round", "requeued", "ended"]},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "the event's number: send it back as "
+               "Last-Event-ID to go on after it"},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "description": "a JSON object: the job's id (job), the time (at, Unix) and the event's own fields"},
+        "retry": {"type": "integer", "minimum": 0, "description": "milliseconds to wait before reconnecting"},
+    },
+}
 _REF = "#/components/schemas/"
 
 

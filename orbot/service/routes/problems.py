@@ -24,7 +24,7 @@ from orbot.service.deps import (
 )
 from orbot.service.events import MAX_EVENT_ID, event_stream
 from orbot.service.jobs import FINAL, MAX_OFFSET, MAX_PAGE_SIZE, Ended, new_job_id
-from orbot.service.openapi import EVENT_STREAM, accepted, job_links, responses
+from orbot.service.openapi import EVENT_SCHEMA, EVENT_STREAM, accepted, job_links, responses
 from orbot.service.problems import ProblemResponse
 from orbot.service.schemas import JobId, JobPage, JobPublic, ProblemCreate
 from orbot.service.security import caller
@@ -134,12 +134,13 @@ async def get_job(job_id: JobId, who: Caller, store: StoreDep):
     return _found(job_id, await run_in_threadpool(store.get, job_id, who))
 
 
-@router.get("/jobs/{job_id}/events", operation_id="getJobEvents", response_class=StreamingResponse, responses={
+@router.get("/jobs/{job_id}/events", operation_id="getJobEvents", summary="A job's events, as they happen",
+            response_class=StreamingResponse, responses={
     200: {"description": "Server-Sent Events, oldest first: `queued`, `started` (`run`, `worker`), `round` (`sample`, "
           "`round`, `category`), `requeued`, `ended` (`status`, `error`); each `data` is a JSON object with the job's "
           "id (`job`) and the time (`at`, Unix). The stream ends after `ended`, or after ORBOT_EVENTS_STREAM_SECONDS: "
           "reconnect with `Last-Event-ID` to go on where it stopped",
-          "content": {EVENT_STREAM: {"schema": {"type": "string"}}}},
+          "content": {EVENT_STREAM: {"schema": EVENT_SCHEMA}}},
     **responses("unauthorized", "no_job", "invalid")})
 async def job_events(job_id: JobId, who: Caller, store: StoreDep, settings: SettingsDep,
                      last_event_id: int = Header(0, alias="Last-Event-ID", ge=0, le=MAX_EVENT_ID,
