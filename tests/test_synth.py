@@ -318,6 +318,20 @@ def test_variants_keep_whole_numbers_whole_and_record_their_changes():
     assert rhs_parameters(Formulation.from_file(EXAMPLES / "wyndor_lp.json")) == {"available": "upper"}
 
 
+def test_descriptions_that_state_numbers_are_dropped_from_variants():
+    import random
+
+    from orbot.compiler import compile_formulation
+    from orbot.synth.variation import Variation
+
+    seeds = [Formulation.from_file(EXAMPLES / name) for name in ("knapsack_milp.json", "production_plan.json")]
+    knapsack, plan = (Variation(seed, compile_formulation(seed)).draw(random.Random(0)).formulation for seed in seeds)
+    assert knapsack.description == "" and "50 kg" in seeds[0].description  # the capacity may have changed
+    assert knapsack.variables[0].description == "1 if the item is packed"  # a 0/1 meaning, not data
+    assert plan.description == "" and seeds[1].description.startswith("Four-period")
+    assert plan.parameters[1].description == "units per period"
+
+
 def test_a_dropped_constraint_takes_its_unused_parameters_with_it():
     import random
 

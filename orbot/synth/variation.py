@@ -22,6 +22,7 @@ from typing import Any
 
 from orbot.compiler import CanonicalModel
 from orbot.formulation import Formulation
+from orbot.synth.numbers import text_values
 
 __all__ = ["Variant", "Variation", "rhs_parameters"]
 
@@ -298,10 +299,10 @@ def _nested(values: dict[Any, float], dim: int) -> Any:
 
 
 def _without_stale_numbers(data: dict) -> dict:
-    """Descriptions that state numbers ("a 50 kg knapsack") would contradict varied data: dropped."""
+    """Descriptions that state numbers ("a 50 kg knapsack", "four periods") may contradict varied data: dropped."""
     for element in [data, data["objective"], *(e for kind in ("sets", "parameters", "variables", "constraints")
                                                 for e in data[kind])]:
-        if re.search(r"\d", element.get("description") or ""):
+        if text_values(element.get("description") or "") - {0.0, 1.0}:  # ("1 if packed" says no data)
             element["description"] = ""
     return data
 
