@@ -296,6 +296,32 @@ def test_a_run_resumes_after_an_interruption_and_refuses_another_configuration(f
     assert (run / "previous").is_dir()
 
 
+def test_a_run_killed_midway_resumes_where_it_stopped(fake_llm, tmp_path):
+    import signal
+    import time
+
+    answer = router()
+    fake_llm.default = lambda body: {**answer(body), "delay": 0.3}
+    seeds, run = seeds_folder(tmp_path, knapsack=KNAPSACK, wyndor=WYNDOR), tmp_path / "run"
+    args = ["synth", "--seeds", str(seeds), "--items", "4", "--concurrency", "1", "--out", str(run), "--data-dir",
+            str(tmp_path / "no-benchmarks")]
+    process = subprocess.Popen([sys.executable, "-m", "orbot.cli", *args], env=cli_env(fake_llm.url),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ((run / "items.jsonl").is_file() and items_of(run)):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    first = {item["id"] for item in items_of(run)}
+    assert 1 <= len(first) < 4 and not (run / "summary.json").exists()
+    fake_llm.requests.clear()
+    done = orbot(*args, env=cli_env(fake_llm.url))
+    assert done.returncode == 0, done.stderr
+    assert "accepted 4/4" in done.stdout and len(items_of(run)) == 4
+    stories = [r for r in fake_llm.requests if r["messages"][0]["content"].startswith(STORY_PROMPT)]
+    assert len(stories) == 4 - len(first)  # the items written before the kill were not asked for again
+
+
 # --- 5. variation, numbers, contamination --------------------------------------------------------------
 def test_variants_keep_whole_numbers_whole_and_record_their_changes():
     import random

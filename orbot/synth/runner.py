@@ -78,11 +78,14 @@ def synthesize(out: str | Path, *, seeds: str | Path = DEFAULT_SEEDS, items: int
                 if plan.id not in done and not plan.ok:
                     write(plan.record())
             todo = [plan for plan in plans if plan.id not in done]
-            with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+            try:
                 futures = [pool.submit(run_item, plan, agent, repair_rounds, settings.synth_tolerance)
                            for plan in todo]
                 for future in as_completed(futures):
                     write(future.result())
+            finally:  # interrupted (Ctrl-C): the items not started yet are dropped, not run first
+                pool.shutdown(wait=True, cancel_futures=True)
         finally:
             if bar is not None:
                 bar.close()
