@@ -67,7 +67,8 @@ class Checked:
         assert self.result is not None
         stats = dict(self.result.stats)
         return {"optimum": self.result.objective, "solution": self.result.variables,
-                "class": stats.pop("class", None), "sizes": stats, "solver": self.result.solver}
+                "class": stats.pop("class", None), "sizes": stats, "solver": self.result.solver,
+                "mip_gap": self.result.mip_gap}
 
 
 def check_instance(formulation: Formulation, options: SolverOptions, limits: Limits, tolerance: float) -> Checked:
