@@ -192,6 +192,8 @@ def test_problem_texts_are_read_again_or_the_page_says_why(runs, tmp_path):
     assert "The problem text is not in the run" in page.details()["p0"]
     with pytest.raises(ConfigurationError, match="unknown rule"):
         html_report([before], tmp_path / "r.html", rule="nope")
+    with pytest.raises(ConfigurationError, match="given twice"):
+        html_report([before, before.parent / ".." / before.parent.name / before.name], tmp_path / "r.html")
 
 
 def test_mathml_is_escaped_whitelisted_and_falls_back_to_text():

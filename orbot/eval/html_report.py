@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import html
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -100,6 +99,10 @@ def html_report(runs: Sequence[str | Path], out: str | Path, *, rule: str = DEFA
 
 def _load(paths: Sequence[str | Path]) -> list[Run]:
     folders = [Path(p) for p in paths]
+    resolved = [f.resolve() for f in folders]
+    for number, folder in enumerate(folders):
+        if resolved[number] in resolved[:number]:
+            raise ConfigurationError(f"{folder} is given twice: each run once")
     names = [f.name or str(f) for f in folders]
     if len(set(names)) < len(names):  # two runs named alike in different places: their paths tell them apart
         names = [str(f) for f in folders]
@@ -289,7 +292,7 @@ def _render(runs: list[Run], pairs: list[Pair], texts: dict[str, str], rule: str
         title=title, runs=runs, pairs=pairs, rule=rule, rules=RULES, benchmarks=benchmarks, accuracy=accuracy,
         charts=charts, colors=run_colors([run.name for run in runs]), rows=rows, details=_pack(details), notes=notes,
         categories=sorted({c for row in rows for c in row["categories"]}),
-        flagged=[row for row in rows if row["flags"]], escape=html.escape)
+        flagged=[row for row in rows if row["flags"]])
 
 
 def _rate_text(rate: dict | None) -> str:
