@@ -375,7 +375,7 @@ def test_a_dropped_constraint_takes_its_unused_parameters_with_it():
     ("a budget of $1,200,000", 1200000), ("1 200 000 dollars", 1200000), ("$1.2 million", 1200000),
     ("up to 1.5k units", 1500), ("it costs 2.50 a unit", 2.5), ("a 25% share", 0.25), ("25 percent", 25),
     ("a loss of 4 per unit", -4), ("at most twelve trucks", 12), ("half of the output", 0.5), ("3/4 of it", 0.75),
-    ("a return of .05", 0.05), ("2 thousand", 2000)])
+    ("a return of .05", 0.05), ("2 thousand", 2000), ("twice as long", 2), ("1e-05 per unit", 0.00001)])
 def test_numbers_are_found_in_the_ways_writers_state_them(text, value):
     from orbot.synth.numbers import Required, missing_numbers
 

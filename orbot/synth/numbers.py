@@ -7,7 +7,8 @@ accepted:  1000, 1,000 and 1 000 (thousands separators); 2.5, 2.50 and .5 (trail
            $1,200 and 1200 USD (currency signs and words around the number are ignored); 1.5e6;
            25% and 25 percent for 0.25 (and for 25); 1.5k, 2 thousand, 3 million, 1.2M, 2bn (scales);
            -4 and 4 for -4 (the sign is usually in words: "a loss of 4");
-           the words zero to twenty, thirty ... ninety, hundred, a dozen, half (0.5), a quarter (0.25);
+           the words zero to twenty, thirty ... ninety, hundred, a dozen, twice, double, triple,
+           half (0.5), a quarter (0.25);
            simple fractions 1/3 and 3/4 (for 0.333... only when the value is that fraction to 1e-9).
 not accepted: rounded values (0.33 for 0.3333), other units (2 hours 30 minutes for 2.5 hours, 50 cents
            for 0.5 dollars), compound number words (twenty-five), dates and times.
@@ -31,6 +32,7 @@ _WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six"
           "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
           "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
           "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "dozen": 12,
+          "twice": 2, "double": 2, "triple": 3,
           "half": 0.5, "quarter": 0.25}
 _SCALES = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "bn": 1e9, "b": 1e9, "billion": 1e9}
 # a number: 1,234.5 / 1 234 / 1234.50 / 1e-05 / .5 ; then an optional percent or scale word
