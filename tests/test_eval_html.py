@@ -242,3 +242,45 @@ def test_force_new_moves_the_page_aside_with_the_run(tmp_path, runs):
         (folder / name).write_bytes((before / name).read_bytes())
     moved = prepare_run_dir(folder, json.loads((before / "config.json").read_text()), force_new=True)
     assert (moved / "report.html").is_file() and not (folder / "report.html").exists()
+
+
+def test_failed_invalid_and_reread_answers_render(tmp_path):
+    """A minimal run folder in the documented format: a pipeline error with no answer, a formulation that
+    does not parse (its feedback shown), and a miss whose other reading gives the label (flagged)."""
+    def record(problem_id, **fields):
+        base = {"id": problem_id, "benchmark": "own", "version": "file", "status": "optimal", "objective": 1.0,
+                "label": "2.0", "label_kind": "value", "correct": {"mamo": False, "strict": False}, "versions": {},
+                "executed": True, "alternatives": [], "label_suspect": False, "reading_matches_label": False,
+                "category": "ok", "categories": ["ok"], "rounds": 1, "tokens": 100, "seconds": 1.5, "llm_calls": 1,
+                "error": None, "answer": None}
+        return {**base, **fields}
+
+    broken_model = {"name": "m", "sets": [], "parameters": [], "variables": [{"name": "x", "lower": 0}],
+                    "objective": {"sense": "maximize", "expression": "x +* 2"},
+                    "constraints": [{"name": "cap", "expression": "x <= ", "forall": []}]}
+    attempt = {"sample": 0, "round": 1, "category": "invalid", "status": None, "objective": None,
+               "feedback": "objective: invalid syntax near '+*'; write x + 2", "tokens": {"total_tokens": 50}}
+    reading = {"kind": "reading", "phrase": "at most", "reading": "a limit per day, not in all", "status": "optimal",
+               "objective": 2.0}
+    records = [
+        record("own:1", status="error", objective=None, executed=False, category="error", tokens=0,
+               error="LLMError: the endpoint timed out after 180 s"),
+        record("own:2", status="invalid", objective=None, category="invalid",
+               answer={"formulation": broken_model, "attempts": [attempt], "variables": {}}),
+        record("own:3", reading_matches_label=True, alternatives=[{**reading, "correct": True}],
+               answer={"formulation": json.loads(KNAPSACK), "readings": [reading], "attempts": [],
+                       "variables": {"take": {"a": 0.0, "b": 1.0, "c": 1.0}}}),
+    ]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    page = Page(html_report([run], tmp_path / "r.html", texts={"own:2": "Maximize x."}).read_text())
+    assert page.rows["own:3"]["data-flagged"] == "yes" and page.rows["own:1"]["data-categories"] == "error"
+    details = {problem_id: page.details()[row["id"]] for problem_id, row in page.rows.items()}
+    assert "LLMError: the endpoint timed out after 180 s" in details["own:1"]
+    assert "No formulation recorded" in details["own:1"] and "The problem text is not in the run" in details["own:1"]
+    assert "Maximize x." in details["own:2"]
+    assert "<code>maximize x +* 2</code>" in details["own:2"] and "<code>x &lt;= </code>" in details["own:2"]
+    assert "write x + 2" in details["own:2"]  # the feedback orbot sent
+    assert "a limit per day, not in all" in details["own:3"] and "gives the label" in details["own:3"]
+    assert "take[b] = 1; take[c] = 1" in details["own:3"] and "(2 of 2 nonzero)" in details["own:3"]

@@ -92,8 +92,9 @@ def eval_run(
           f"report: {out / 'report.md'}")
     try:  # the page beside report.md; the problems' texts are at hand, so they need not be read again
         page = html_report([out], out / REPORT_FILE, texts={p.id: p.text for p in problems})
-    except OrbotError as exc:
-        print(f"the HTML report could not be written: {exc}", file=sys.stderr)
+    except Exception as exc:  # the run itself is complete: a page that fails must not make it look failed
+        print(f"the HTML report could not be written ({type(exc).__name__}: {exc}); the results are complete: "
+              f"`orbot eval report {out}` tries again", file=sys.stderr)
     else:
         print(f"HTML report: {page}")
 
