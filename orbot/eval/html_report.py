@@ -229,12 +229,7 @@ def _values(variables: dict, limit: int) -> tuple[list[str], int]:
 
 def _problems(runs: list[Run], pairs: list[Pair], texts: dict[str, str], rule: str, limit: int):
     """A row per problem (what the table and its filters show) and its details (what opens)."""
-    from jinja2 import Environment, FileSystemLoader
-
-    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
-                              lstrip_blocks=True)
-    environment.globals.update(formulation_html=formulation_html, number=_number)
-    template = environment.get_template("report_problem.html.j2")
+    template = _templates().get_template("report_problem.html.j2")
     changed: dict[str, set[str]] = {}
     for pair in pairs:
         for i in pair.comparison["fixed"]:
@@ -275,20 +270,25 @@ def _pack(details: dict[str, str]) -> str:
     return base64.b64encode(gzip.compress(json.dumps(details, separators=(",", ":")).encode(), mtime=0)).decode()
 
 
-def _render(runs: list[Run], pairs: list[Pair], texts: dict[str, str], rule: str, limit: int) -> str:
+def _templates():
+    """The page's templates, every value HTML-escaped unless marked as our own markup."""
     from jinja2 import Environment, FileSystemLoader
 
-    rows, details = _problems(runs, pairs, texts, rule, limit)
-    benchmarks, accuracy = _accuracy(runs)
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
                               lstrip_blocks=True)
     environment.filters["rate"] = _rate_text
-    environment.globals["number"] = _number
+    environment.globals.update(number=_number, formulation_html=formulation_html)
+    return environment
+
+
+def _render(runs: list[Run], pairs: list[Pair], texts: dict[str, str], rule: str, limit: int) -> str:
+    rows, details = _problems(runs, pairs, texts, rule, limit)
+    benchmarks, accuracy = _accuracy(runs)
     charts = {name: Markup(svg) for name, svg in _charts(runs, pairs, rule).items()}  # our own SVG: no escaping
     notes = [run.texts_note for run in runs if run.texts_note]
     title = (f"orbot eval: {runs[0].config.get('dataset') or runs[0].name}" if len(runs) == 1
              else f"orbot eval: {len(runs)} runs compared")
-    return environment.get_template("report.html.j2").render(
+    return _templates().get_template("report.html.j2").render(
         title=title, runs=runs, pairs=pairs, rule=rule, rules=RULES, benchmarks=benchmarks, accuracy=accuracy,
         charts=charts, colors=run_colors([run.name for run in runs]), rows=rows, details=_pack(details), notes=notes,
         categories=sorted({c for row in rows for c in row["categories"]}),
