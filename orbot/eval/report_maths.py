@@ -110,7 +110,7 @@ def _constraint(constraint: dict) -> str:
         if constraint.get("forall"):
             latex += r"\qquad \forall\, " + ", ".join(binding_latex(b) for b in constraint["forall"])
             if constraint.get("where"):
-                latex += r" : " + expression_latex(constraint["where"])
+                latex += r" \;:\; " + expression_latex(constraint["where"])
         return math_html(latex, display=True)
     except Exception:  # as in expression_mathml
         forall = f" for {', '.join(map(str, constraint.get('forall') or []))}" if constraint.get("forall") else ""
@@ -122,6 +122,9 @@ def _values(data: Any, limit: int) -> str:
     """A parameter's data in a line: a number, or the first ``limit`` entries of a table."""
     if isinstance(data, (int, float, str)) or data is None:
         return html.escape(str(data))
+    if isinstance(data, list) and not all(isinstance(e, dict) and "value" in e for e in data):
+        shown = ", ".join(str(item) for item in data[:limit]) + (", …" if len(data) > limit else "")
+        return html.escape(f"[{shown}]")  # values in the order of the index set's members
     entries: list[str] = []
 
     def walk(prefix: tuple, value: Any) -> None:
@@ -130,7 +133,7 @@ def _values(data: Any, limit: int) -> str:
         if isinstance(value, dict):
             for key, item in value.items():
                 walk((*prefix, key), item)
-        elif isinstance(value, list) and value and all(isinstance(e, dict) and "value" in e for e in value):
+        elif isinstance(value, list) and all(isinstance(e, dict) and "value" in e for e in value):
             for entry in value:  # the list-of-entries form: {"index": [...], "value": v}
                 walk((*prefix, *(entry.get("index") or [])), entry["value"])
         else:
