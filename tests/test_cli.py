@@ -139,7 +139,7 @@ def test_solve_without_endpoint_says_how_to_set_one_up():
 def test_every_command_is_there():
     run = orbot("--help")
     assert run.returncode == 0
-    for command in ("solve", "solve-formulation", "codegen", "schema", "serve", "eval"):
+    for command in ("solve", "solve-formulation", "codegen", "schema", "serve", "eval", "synth", "mcp"):
         assert f" {command} " in run.stdout, command
     run = orbot("eval", "--help")
     for command in ("list", "gold", "compare"):

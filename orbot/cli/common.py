@@ -33,7 +33,7 @@ EXIT_CODES_HELP = f"""Exit codes:
   {EXIT_INVALID}  invalid input or settings, every problem on stderr: an option out of
      range, an unreadable or non-UTF-8 file, an invalid formulation, no LLM
      endpoint configured
-  3  orbot eval: --out holds a run of another configuration
+  3  orbot eval, orbot synth: --out holds a run of another configuration
   {EXIT_LLM}  the LLM endpoint failed: unreachable, timeout, key refused, a reply
      that is no chat completion (the message names the endpoint)
 With --json, stdout is one JSON object even then, with
