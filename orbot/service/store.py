@@ -47,6 +47,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from orbot.service.migrate import ensure_schema
 
@@ -72,7 +74,7 @@ jobs_table = Table(
     Column("runs", Integer, nullable=False, default=0),  # how many times a worker started it
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("lease_token", String(32), nullable=True),  # the current run's claim; its writes name it
-    Column("lease_expires_at", Float, nullable=True),  # past this, with no heartbeat, the job may be reclaimed
+    Column("lease_expires_at", Float, nullable=True),  # the database's clock; past it the job may be reclaimed
     Column("worker", String(128), nullable=True),  # host:pid of the run's worker, for people and SQL
     Index("ix_jobs_status_created_at", "status", "created_at"),
 )
@@ -90,6 +92,29 @@ MAX_PAGE_SIZE = 200
 MAX_OFFSET = 1_000_000_000  # past any caller's jobs, and well inside every database's integer (SQLite: 2**63)
 EVENTS_PAGE = 500
 
+class DatabaseNow(FunctionElement):
+    """Unix time by the database server's clock: leases are set and compared on that one clock, so workers
+    whose clocks disagree cannot take each other's jobs early."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(DatabaseNow)
+def _database_now(element, compiler, **kw) -> str:
+    return "CAST(EXTRACT(EPOCH FROM CURRENT_TIMESTAMP) AS DOUBLE PRECISION)"
+
+
+@compiles(DatabaseNow, "postgresql")
+def _database_now_postgresql(element, compiler, **kw) -> str:
+    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)"  # now(): the transaction's start
+
+
+@compiles(DatabaseNow, "sqlite")
+def _database_now_sqlite(element, compiler, **kw) -> str:
+    return "((julianday('now') - 2440587.5) * 86400.0)"
+
+
 # the statements run for every job, built once (building one costs more than SQLite running it)
 _jobs = jobs_table.c
 _ID = bindparam("job_id", type_=String)
@@ -99,20 +124,22 @@ _INSERT = jobs_table.insert()
 _INSERT_EVENT = events_table.insert()
 _GET = select(jobs_table).where(_jobs.id == _ID)
 _GET_OWNED = _GET.where(_jobs.owner == bindparam("owner"))
+_LEASE = bindparam("lease", type_=Float)
 _CLAIMABLE = or_(_jobs.status == "queued",
-                 and_(_jobs.status == "running", or_(_jobs.lease_expires_at.is_(None), _jobs.lease_expires_at < _NOW)))
+                 and_(_jobs.status == "running",
+                      or_(_jobs.lease_expires_at.is_(None), _jobs.lease_expires_at <= DatabaseNow())))
 _OLDEST_CLAIMABLE = (select(_jobs.id).where(_CLAIMABLE).order_by(_jobs.created_at).limit(1)
                      .with_for_update(skip_locked=True).scalar_subquery())
 _CLAIM = (update(jobs_table).where(_jobs.id == _OLDEST_CLAIMABLE, _CLAIMABLE)
           .values(status="running", started_at=_NOW, runs=_jobs.runs + 1, lease_token=_TOKEN,
-                  lease_expires_at=_NOW + bindparam("lease", type_=Float), worker=bindparam("worker"))
+                  lease_expires_at=DatabaseNow() + _LEASE, worker=bindparam("worker"))
           .returning(*jobs_table.c))
 _HELD = and_(_jobs.id == _ID, _jobs.lease_token == _TOKEN, _jobs.status == "running")
 _PROGRESS = (update(jobs_table).where(_HELD).values(progress=bindparam("progress"))
              .returning(_jobs.cancel_requested))
 _RENEW = (update(jobs_table)
           .where(_jobs.lease_token.in_(bindparam("tokens", expanding=True)), _jobs.status == "running")
-          .values(lease_expires_at=_NOW + bindparam("lease", type_=Float)).returning(_jobs.lease_token))
+          .values(lease_expires_at=DatabaseNow() + _LEASE).returning(_jobs.lease_token))
 _FINISH = (update(jobs_table).where(_HELD)
            .values(status=bindparam("status"), result=bindparam("result"), error=bindparam("error"),
                    finished_at=_NOW, lease_expires_at=None))
@@ -271,7 +298,7 @@ class JobStore:
         if not tokens:
             return set()
         with self.engine.begin() as connection:
-            return set(connection.execute(_RENEW, {"tokens": tokens, "now": time.time(), "lease": lease}).scalars())
+            return set(connection.execute(_RENEW, {"tokens": tokens, "lease": lease}).scalars())
 
     def set_progress(self, job_id: str, progress: dict, token: str | None = None) -> bool:
         """Record a round; returns whether the run should stop: cancellation was requested, or the run no
