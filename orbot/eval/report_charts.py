@@ -20,8 +20,15 @@ RIGHT, WRONG = "#2e7d32", "#c62828"
 
 
 def run_colors(names: Sequence[str]) -> dict[str, str]:
-    """One colour per run, the same in every chart (matplotlib's default cycle)."""
-    palette = ["#1f77b4", "#ff7f0e", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+    """One colour per run, the same in every chart: matplotlib's tab10 without its green and red (they mean
+    fixed and broken here), tab20 past eight runs; past twenty they repeat."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    if len(names) <= 8:
+        palette = [to_hex(colormaps["tab10"](n)) for n in range(10) if n not in (2, 3)]
+    else:
+        palette = [to_hex(colormaps["tab20"](n)) for n in range(20)]
     return {name: palette[number % len(palette)] for number, name in enumerate(names)}
 
 
