@@ -145,6 +145,26 @@ def test_db_upgrade_then_two_workers_never_run_the_same_job(postgres, fake_llm):
         store.close()
 
 
+def test_worker_processes_share_an_sqlite_file_too(tmp_path, fake_llm):
+    """No PostgreSQL needed: on one host, SQLite's single writer makes the same claim exclusive."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    fake_llm.default = {"delay": 0.1, **GOOD_REPLY}
+    env = worker_env(fake_llm, url)
+    workers = [start_worker(env, workers=2) for _ in range(2)]
+    store = JobStore(url)
+    try:
+        ids = [store.create("anonymous", {"problem": f"{WORKSHOP['problem']} (job {k})"}).id for k in range(16)]
+        wait_for(lambda: all(store.get(i).status in FINAL for i in ids))
+        jobs = [store.get(i) for i in ids]
+        assert [job.status for job in jobs] == ["done"] * 16 and all(job.runs == 1 for job in jobs)
+        assert all(len(events_of(store, i, "started")) == 1 for i in ids)
+        assert len(fake_llm.requests) == 16 and len({job.worker for job in jobs}) == 2
+    finally:
+        for process in workers:
+            stop(process)
+        store.close()
+
+
 def test_a_worker_killed_mid_job_its_jobs_are_reclaimed_and_finish_once(database, fake_llm):
     env = worker_env(fake_llm, database, ORBOT_JOB_LEASE_SECONDS="2", ORBOT_JOB_HEARTBEAT_SECONDS="0.3")
     fake_llm.default = {"delay": 5.0, **GOOD_REPLY}  # slow enough to be cut off
