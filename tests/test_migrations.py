@@ -4,6 +4,9 @@ upgraded and its jobs run; the migrations build exactly the schema the code decl
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -17,6 +20,7 @@ from orbot.service.problem_jobs import ProblemJobs
 from orbot.service.store import metadata
 from orbot.settings import Settings
 from postgres import running_postgres
+from service_helpers import free_port
 from test_service import GOOD_REPLY, WORKSHOP
 
 # the jobs table exactly as orbot created it before migrations (orbot/service/jobs.py at 29235ca)
@@ -148,3 +152,24 @@ def test_old_finished_jobs_expire_with_their_events(tmp_path):
     assert store.get(recent.id).status == "done" and store.get(waiting.id).status == "cancelled"
     assert [event.kind for event in store.events(recent.id)] == ["queued", "started", "ended"]
     store.close()
+
+
+def orbot(*args: str, url: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORBOT_", "OPENAI_"))}
+    return subprocess.run([sys.executable, "-m", "orbot.cli", *args], env={**env, "ORBOT_DATABASE_URL": url},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_processes_refuse_a_schema_behind_in_one_line_naming_the_command(postgres):
+    url = postgres.new_database()
+    for command in (["worker"], ["serve", "--no-workers", "--port", str(free_port())]):
+        run = orbot(*command, url=url)
+        assert run.returncode == 2 and "orbot db upgrade" in run.stderr, (command, run.stderr)
+        assert "Traceback" not in run.stderr
+    assert "revision none" in orbot("db", "current", url=url).stdout
+
+
+def test_an_unreachable_database_is_one_line_without_its_password():
+    run = orbot("db", "upgrade", url=f"postgresql+psycopg://orbot:secret@127.0.0.1:{free_port()}/orbot")
+    assert run.returncode == 2 and "cannot use the job database" in run.stderr, run.stderr
+    assert "secret" not in run.stderr and "***" in run.stderr and "Traceback" not in run.stderr

@@ -21,7 +21,9 @@ def serve(
     """Run the REST service (OpenAPI docs at /docs), with job workers in the process unless --no-workers."""
     import uvicorn
 
+    from orbot.cli.db import job_database
     from orbot.service import create_app
+    from orbot.service.migrate import check
 
     settings = get_settings()
     if workers is not None:
@@ -29,5 +31,7 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key_list():
         print(f"warning: serving on {host} without ORBOT_API_KEYS: anyone who can reach it can use it",
               file=sys.stderr)
+    with job_database(settings.database_url):  # a schema behind or a database away: one line, before serving
+        check(settings.database_url, settings.db_auto_upgrade)
     uvicorn.run(create_app(settings, run_workers=not no_workers), host=host, port=port, log_level="info")
 

@@ -7,8 +7,8 @@ import sys
 
 import typer
 
-from orbot.cli.common import app
-from orbot.settings import get_settings
+from orbot.cli.common import app, load_settings
+from orbot.cli.db import job_database
 
 
 @app.command()
@@ -19,6 +19,8 @@ def worker(
     ORBOT_JOB_STOP_GRACE seconds, then go back to the queue). Start as many as you like, on any machines."""
     from orbot.service.problem_jobs import run_workers
 
-    run_workers(get_settings(), workers, announce=lambda line: print(line, file=sys.stderr, flush=True))
+    settings = load_settings(as_json=False)
+    with job_database(settings.database_url):
+        run_workers(settings, workers, announce=lambda line: print(line, file=sys.stderr, flush=True))
     sys.stdout.flush()
     os._exit(0)  # jobs given back may still be in a round: their results would be discarded anyway

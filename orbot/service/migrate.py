@@ -16,12 +16,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from orbot.errors import OrbotError
 
-__all__ = ["SchemaError", "BASELINE", "head", "current", "upgrade", "ensure_schema"]
+__all__ = ["SchemaError", "BASELINE", "head", "current", "upgrade", "ensure_schema", "check"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"  # the schema of orbot before migrations
@@ -95,3 +95,12 @@ def ensure_schema(engine: Engine, auto_upgrade: bool) -> None:
     raise SchemaError(f"the job database {where} {state}; this orbot needs revision {expected}: run "
                       "`orbot db upgrade` (with the same ORBOT_DATABASE_URL) before starting it, or set "
                       "ORBOT_DB_AUTO_UPGRADE=1")
+
+
+def check(url: str, auto_upgrade: bool | None = None) -> None:
+    """``ensure_schema`` for a URL (None: upgrade SQLite only), before a process commits to serving."""
+    engine = create_engine(url)
+    try:
+        ensure_schema(engine, auto_upgrade=engine.dialect.name == "sqlite" if auto_upgrade is None else auto_upgrade)
+    finally:
+        engine.dispose()
