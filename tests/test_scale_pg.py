@@ -316,6 +316,23 @@ def test_a_stopping_worker_gives_its_jobs_back(database, fake_llm):
         store.close()
 
 
+def test_a_stopping_worker_lets_its_jobs_finish_within_the_grace(database, fake_llm):
+    fake_llm.default = {"delay": 1.5, **GOOD_REPLY}
+    store = JobStore(database)
+    worker = start_worker({**worker_env(fake_llm, database), "ORBOT_JOB_STOP_GRACE": "20"}, workers=1)
+    try:
+        job = store.create("anonymous", {"problem": WORKSHOP["problem"]})
+        wait_for(lambda: store.get(job.id).status == "running")
+        worker.send_signal(signal.SIGTERM)
+        second = store.create("anonymous", {"problem": WORKSHOP["problem"]})  # a stopping worker takes no more
+        assert worker.wait(timeout=30) == 0
+        assert store.get(job.id).status == "done" and store.get(job.id).runs == 1
+        assert store.get(second.id).status == "queued" and store.get(second.id).runs == 0
+    finally:
+        stop(worker)
+        store.close()
+
+
 def test_schema_behind_is_a_clear_error_naming_the_command(postgres):
     from orbot.service.migrate import SchemaError
 

@@ -13,7 +13,8 @@ from orbot.cli.db import job_database
 
 @app.command()
 def worker(
-    workers: int | None = typer.Option(None, "--workers", help="jobs run at once (default ORBOT_WORKERS)"),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=256,
+                                        help="jobs run at once (default ORBOT_WORKERS)"),
 ) -> None:
     """Run jobs from ORBOT_DATABASE_URL until stopped (SIGTERM or Ctrl-C: running jobs get
     ORBOT_JOB_STOP_GRACE seconds, then go back to the queue). Start as many as you like, on any machines."""

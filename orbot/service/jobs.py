@@ -77,9 +77,10 @@ class JobRunner:
         self._wake = threading.Condition()
         self._notified = False
         self._stopping = threading.Event()
+        self._beating = threading.Event()  # set: the heartbeat stops (after the running jobs, on a graceful stop)
         self._free = threading.Semaphore(workers)
         self._pool: ThreadPoolExecutor | None = None
-        self._threads: list[threading.Thread] = []
+        self._threads: tuple[threading.Thread, threading.Thread] | None = None
         self._held: dict[str, str] = {}  # lease token -> job id, for the jobs running here
         self._leases: dict[str, float] = {}  # lease token -> its lease, when longer than lease_seconds
         self._lost: set[str] = set()  # tokens whose jobs were taken over: their runs stop at the next round
@@ -90,18 +91,21 @@ class JobRunner:
         if self.store.sqlite and (released := self.store.release_orphans(_alive)):
             log.info("requeued %d jobs left running by a stopped worker", released)
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="orbot-job")
-        self._threads = [threading.Thread(target=self._dispatch, name="orbot-dispatch", daemon=True),
-                         threading.Thread(target=self._heartbeat, name="orbot-heartbeat", daemon=True)]
+        self._threads = (threading.Thread(target=self._dispatch, name="orbot-dispatch", daemon=True),
+                         threading.Thread(target=self._heartbeat, name="orbot-heartbeat", daemon=True))
         for thread in self._threads:
             thread.start()
 
     def stop(self, grace: float | None = None) -> None:
         """Stop taking jobs. Without ``grace``, running ones are left to finish or, if the process ends
-        first, to be reclaimed; with it, they get ``grace`` seconds to finish and the rest go back to the
-        queue at once (their runs stop after their round)."""
+        first, to be reclaimed; with it, they get ``grace`` seconds to finish (their leases still renewed)
+        and the rest go back to the queue at once (their runs stop after their round)."""
         self._stopping.set()
         with self._wake:
             self._wake.notify_all()
+        dispatcher, heartbeat = self._threads or (None, None)
+        if dispatcher is not None:
+            dispatcher.join(timeout=5)  # no claim after this, so none escapes the give-back below
         if grace is not None:
             deadline = time.monotonic() + grace
             while self.running() and time.monotonic() < deadline:
@@ -111,8 +115,9 @@ class JobRunner:
                 self._lost.update(held)
             if held:
                 log.info("gave %d unfinished jobs back to the queue", self.store.give_back(held))
-        for thread in self._threads:
-            thread.join(timeout=5)
+        self._beating.set()
+        if heartbeat is not None:
+            heartbeat.join(timeout=5)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -151,7 +156,7 @@ class JobRunner:
 
     def _heartbeat(self) -> None:
         expired_at = 0.0
-        while not self._stopping.wait(self.heartbeat_seconds):
+        while not self._beating.wait(self.heartbeat_seconds):
             with self._held_lock:
                 tokens = list(self._held)
                 by_lease: dict[float, list[str]] = {}
