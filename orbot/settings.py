@@ -45,6 +45,10 @@ class SolverOptions(BaseModel):
     diagnose: bool = Field(True, description="explain infeasible and unbounded results")
     diagnose_time_limit: float = Field(10.0, description="seconds for an explanation (an IIS can take long on "
                                        "large models; past this HiGHS returns what it has)")
+    # --- linear-fractional objectives (orbot.solving.fractional) ---
+    fractional_max_iterations: int = Field(50, ge=1, le=10_000, description="Dinkelbach iterations (HiGHS solves "
+                                           "of N - lambda D) for a ratio objective; a few suffice, past this the "
+                                           "best point so far is returned")
 
 
 class Settings(BaseSettings):
@@ -147,10 +151,12 @@ class Settings(BaseSettings):
         return [key.strip() for key in (self.api_keys or "").split(",") if key.strip()]
 
     diagnose_time_limit: float = 10.0
+    fractional_max_iterations: int = Field(50, ge=1, le=10_000)  # ORBOT_FRACTIONAL_MAX_ITERATIONS (SolverOptions)
 
     def solver_options(self) -> SolverOptions:
         return SolverOptions(solver=self.solver, time_limit=self.time_limit, mip_rel_gap=self.mip_rel_gap,
-                             threads=self.threads, diagnose_time_limit=self.diagnose_time_limit)
+                             threads=self.threads, diagnose_time_limit=self.diagnose_time_limit,
+                             fractional_max_iterations=self.fractional_max_iterations)
 
 
 @lru_cache(maxsize=1)

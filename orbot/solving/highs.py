@@ -23,7 +23,7 @@ from orbot.solving.diagnose import diagnose
 from orbot.solving.highs_model import ModelRejected, new_highs, pass_model
 from orbot.solving.result import SolveResult, Status, clean_number
 
-__all__ = ["solve_highs", "check_supported", "highs_issue", "quadratic_is_convex"]
+__all__ = ["solve_highs", "check_supported", "highs_issue", "quadratic_is_convex", "highs_status"]
 
 _STATUS = {
     highspy.HighsModelStatus.kOptimal: Status.OPTIMAL,
@@ -149,6 +149,11 @@ def solve_highs(model: CanonicalModel, options: SolverOptions | None = None, che
     if options.diagnose and status in (Status.INFEASIBLE, Status.UNBOUNDED, Status.INFEASIBLE_OR_UNBOUNDED):
         result.diagnosis = diagnose(model, status, options)
     return result
+
+
+def highs_status(highs: highspy.Highs) -> tuple[Status, str]:
+    """The status of the last run and HiGHS's words for it (for callers that run HiGHS themselves)."""
+    return _status(highs)
 
 
 def _status(highs: highspy.Highs) -> tuple[Status, str]:

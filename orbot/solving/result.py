@@ -118,8 +118,10 @@ class SolveResult(BaseModel):
 
     @property
     def solver_name(self) -> str:
-        """'HiGHS' or 'SCIP', as people write them."""
-        return "SCIP" if self.solver == "scip" else "HiGHS"
+        """'HiGHS', 'HiGHS (Dinkelbach)' (a ratio objective: orbot.solving.fractional) or 'SCIP'."""
+        if self.solver == "scip":
+            return "SCIP"
+        return "HiGHS (Dinkelbach)" if self.stats.get("method") == "Dinkelbach" else "HiGHS"
 
     def summary(self) -> str:
         objective = "-" if self.objective is None else f"{self.objective:.10g}"
