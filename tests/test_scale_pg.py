@@ -233,6 +233,20 @@ def test_cancel_sync_solve_and_events_across_replicas(database, fake_llm):
         stop(worker)
 
 
+def test_notifications_wake_workers_and_replicas_long_before_their_polls(database, fake_llm):
+    """PostgreSQL's NOTIFY: with looks at the database only every 60 s, a synchronous solve through a replica
+    without workers is still answered at once (without it: a 202 after its 30 s wait)."""
+    worker = start_worker(worker_env(fake_llm, database, ORBOT_JOB_POLL_SECONDS="60"), workers=1)
+    try:
+        settings = replica_settings(fake_llm, database).model_copy(update={"job_poll_seconds": 60.0})
+        with api_replica(settings) as url:
+            fake_llm.script(GOOD_REPLY)
+            solved = httpx.post(url + "/v1/solve", json={"problem": WORKSHOP["problem"]}, timeout=60)
+            assert solved.status_code == 200 and solved.json()["objective"] == pytest.approx(4100), solved.text
+    finally:
+        stop(worker)
+
+
 def parse_events(body: str) -> list[tuple[int, str, dict]]:
     events = []
     for block in body.split("\n\n"):

@@ -28,6 +28,7 @@ from orbot.service.store import (
     new_job_id,
     this_worker,
 )
+from orbot.service.wakeups import QUEUED, Listener
 
 log = logging.getLogger("orbot.service")
 
@@ -85,6 +86,7 @@ class JobRunner:
         self._leases: dict[str, float] = {}  # lease token -> its lease, when longer than lease_seconds
         self._lost: set[str] = set()  # tokens whose jobs were taken over: their runs stop at the next round
         self._held_lock = threading.Lock()
+        self._listener = Listener(store.engine, QUEUED, lambda _payload: self.notify())  # PostgreSQL only
 
     def start(self) -> None:
         # SQLite has one host: the jobs of its dead workers need not wait for their leases to run out
@@ -95,12 +97,14 @@ class JobRunner:
                          threading.Thread(target=self._heartbeat, name="orbot-heartbeat", daemon=True))
         for thread in self._threads:
             thread.start()
+        self._listener.start()
 
     def stop(self, grace: float | None = None) -> None:
         """Stop taking jobs. Without ``grace``, running ones are left to finish or, if the process ends
         first, to be reclaimed; with it, they get ``grace`` seconds to finish (their leases still renewed)
         and the rest go back to the queue at once (their runs stop after their round)."""
         self._stopping.set()
+        self._listener.stop()
         with self._wake:
             self._wake.notify_all()
         dispatcher, heartbeat = self._threads or (None, None)

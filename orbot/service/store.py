@@ -51,6 +51,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from orbot.service.migrate import ensure_schema
+from orbot.service.wakeups import ENDED, QUEUED, notify
 
 log = logging.getLogger("orbot.service")
 
@@ -255,6 +256,7 @@ class JobStore:
         with self.engine.begin() as connection:
             connection.execute(_INSERT, {**job.__dict__, "request": json.dumps(request)})
             connection.execute(_INSERT_EVENT, _event(job.id, "queued", now))
+            notify(connection, QUEUED)
         return job
 
     def get(self, job_id: str, owner: str | None = None) -> Job | None:
@@ -327,6 +329,7 @@ class JobStore:
             if finished:
                 connection.execute(_INSERT_EVENT, _event(job_id, "ended", now,
                                                          {"status": ended.status, "error": ended.error}))
+                notify(connection, ENDED, job_id)
         return bool(finished)
 
     def give_back(self, held: dict[str, str]) -> int:
@@ -338,6 +341,8 @@ class JobStore:
                 if connection.execute(_GIVE_BACK, {"job_id": job_id, "token": token}).rowcount:
                     connection.execute(_INSERT_EVENT, _event(job_id, "requeued", now, {"why": "its worker stopped"}))
                     given += 1
+            if given:
+                notify(connection, QUEUED)
         return given
 
     def release_orphans(self, alive: Callable[[int], bool]) -> int:
@@ -382,6 +387,7 @@ class JobStore:
                                   .values(status="cancelled", finished_at=now)).rowcount:
                 connection.execute(_INSERT_EVENT, _event(job_id, "ended", now,
                                                          {"status": "cancelled", "error": None}))
+                notify(connection, ENDED, job_id)
             connection.execute(update(jobs_table).where(_jobs.id == job_id, _jobs.owner == owner,
                                                         _jobs.status == "running")
                                .values(cancel_requested=True))

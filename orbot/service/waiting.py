@@ -1,6 +1,6 @@
 """Waiters for jobs' ends, for a synchronous ``POST /v1/solve``: woken at once when the job ran in this
-process, and by a look at the database every few tenths of a second when it ran elsewhere (an
-``orbot worker``, another replica's threads)."""
+process; when it ran elsewhere (an ``orbot worker``, another replica's threads), by PostgreSQL's
+notification of its end, or at the latest by a look at the database every ORBOT_JOB_POLL_SECONDS."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from orbot.service.store import Ended, JobStore
+from orbot.service.wakeups import ENDED, Listener
 
 log = logging.getLogger("orbot.service")
 
@@ -25,13 +26,16 @@ class JobWatch:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener = Listener(store.engine, ENDED, self._heard)  # PostgreSQL only
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._poll, name="orbot-watch", daemon=True)
         self._thread.start()
+        self._listener.start()
 
     def stop(self) -> None:
         self._stopping.set()
+        self._listener.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -59,6 +63,14 @@ class JobWatch:
             waiting = self._waiters.pop(job_id, [])
         for loop, future in waiting:
             loop.call_soon_threadsafe(_resolve, future, ended)
+
+    def _heard(self, job_id: str) -> None:
+        """A job ended somewhere: if someone here waits for it, read how."""
+        with self._lock:
+            waited = job_id in self._waiters
+        if waited:
+            for ended_id, outcome in self.store.ended_among([job_id]).items():
+                self.ended(ended_id, outcome)
 
     def _poll(self) -> None:
         """One query for all the jobs waited for, only while some are."""
