@@ -36,6 +36,7 @@ METHOD = "Dinkelbach"  # stats["method"] of a result solved here
 # subproblems are small and the ratio is the answer; the absolute floor keeps a ratio of 0 finite
 DEFAULT_REL_TOL = 1e-6
 ABS_TOL_FLOOR = 1e-9
+_HIGHS_REL_GAP, _HIGHS_ABS_GAP = 1e-4, 1e-6  # HiGHS's own MIP defaults, for the denominator's range
 
 
 @dataclass(frozen=True)
@@ -128,15 +129,13 @@ class _Subproblems:
         self.model, self.options, self.deadline = model, options, deadline
         self.highs = new_highs(options)
         pass_model(self.highs, dataclasses.replace(model, objective_nonlinear=None, quad={}))
-        if model.is_mip:
-            # F(lambda*) = 0, so a relative gap on F means nothing: each solve sets an absolute one
-            self.highs.setOptionValue("mip_rel_gap", 0.0)
-            if np.count_nonzero(model.integrality) <= SMALL_MIP:
-                self.highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
+        if model.is_mip and np.count_nonzero(model.integrality) <= SMALL_MIP:
+            self.highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
         self.solves = 0
 
-    def solve(self, cost: np.ndarray, offset: float, sense: str, abs_gap: float = 1e-6) -> _Solved:
-        """Optimize cost.x + offset; the time left to the deadline is the solve's limit."""
+    def solve(self, cost: np.ndarray, offset: float, sense: str, abs_gap: float | None = None) -> _Solved:
+        """Optimize cost.x + offset; the time left to the deadline is the solve's limit. Without ``abs_gap``
+        (the denominator's range: only its bound's sign matters) HiGHS's default MIP gaps apply."""
         highs = self.highs
         highs.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), np.ascontiguousarray(cost, dtype=float))
         highs.changeObjectiveOffset(float(offset))
@@ -144,7 +143,8 @@ class _Subproblems:
         if self.deadline is not None:
             highs.setOptionValue("time_limit", max(self.deadline - time.perf_counter(), 1e-3))
         if self.model.is_mip:
-            highs.setOptionValue("mip_abs_gap", float(abs_gap))
+            highs.setOptionValue("mip_rel_gap", 0.0 if abs_gap is not None else _HIGHS_REL_GAP)
+            highs.setOptionValue("mip_abs_gap", float(abs_gap) if abs_gap is not None else _HIGHS_ABS_GAP)
         highs.run()
         self.solves += 1
         status, words = highs_status(highs)
@@ -260,6 +260,8 @@ def solve_dinkelbach(model: CanonicalModel, ratio: Ratio, options: SolverOptions
             words = f"{step.words} (Dinkelbach iteration {iterations})"
             break
     result = _result(model, status, words, sub.solves, time.perf_counter() - started, iterations)
+    if not status.has_solution:
+        return result
     x = best.x
     assert x is not None
     result._col_values, result._row_values = x, best.rows
