@@ -197,6 +197,18 @@ def test_a_denominator_that_changes_sign_goes_to_scip():
     assert "-3 to 5" in issue.message
 
 
+def test_a_denominator_without_a_finite_bound_goes_to_scip():
+    data = {"variables": [{"name": "x"}], "objective": {"sense": "max", "expression": "(x + 2) / (x + 1)"}}
+    # D = x + 1 >= 1 but unbounded above, where a ratio's sup need not be attained; SCIP finds x = 0 at once but,
+    # x being unbounded, may not prove it: a short limit
+    result = solve_formulation(data, SolverOptions(time_limit=2))
+    assert result.solver == "scip" and "method" not in result.stats
+    assert result.objective == pytest.approx(2.0, rel=1e-6)
+    with pytest.raises(FormulationError) as caught:
+        solve_formulation(data, SolverOptions(solver="highs"))
+    assert "could not be proven finite" in caught.value.issues[0].message
+
+
 @pytest.mark.parametrize("objective", [
     "sum(area[z] * panels[z] for z in ZONES) / sum(cost[z] * panels[z] for z in ZONES) + panels['north']**2",
     "sum(area[z] * panels[z] for z in ZONES) / sum(cost[z] * panels[z] for z in ZONES) + panels['north']",
