@@ -254,7 +254,8 @@ def solve_dinkelbach(model: CanonicalModel, ratio: Ratio, options: SolverOptions
             bound = step.bound
             # proven within eps, or no better point at all: the solver's own tolerances are reached
             if bound <= eps or lam <= before:
-                status, words = Status.OPTIMAL, f"optimal (Dinkelbach, {iterations} iterations)"
+                plural = "" if iterations == 1 else "s"
+                status, words = Status.OPTIMAL, f"optimal (Dinkelbach, {iterations} iteration{plural})"
                 break
         else:  # stopped early with a better point but no proof
             words = f"{step.words} (Dinkelbach iteration {iterations})"
