@@ -175,3 +175,45 @@ def test_a_small_nonconvex_pricing_model_is_proven_within_the_default_gap():
     assert result.solver_name == "SCIP" and result.status.value == "optimal"
     assert result.mip_gap is not None and result.mip_gap <= 1e-4
     assert result.objective == pytest.approx(6 * 1000 / 144 + 2 * 2000 / 216, rel=1e-6)
+
+
+def test_scip_lets_other_threads_run_while_it_solves():
+    """A job's lease heartbeat and the service's event loop are threads beside the solve: SCIP must release
+    the GIL (optimizeNogil). With optimize() the ticker below stalled for the whole solve (8 s of 8)."""
+    import threading
+    import time
+
+    formulation = Formulation.from_data({
+        "name": "panels_per_square_metre",
+        "sets": [{"name": "ZONES", "members": ["A", "B", "C", "D", "E"]}],
+        "parameters": [
+            {"name": "energy", "index": ["ZONES"], "data": {"A": 100, "B": 120, "C": 150, "D": 130, "E": 110}},
+            {"name": "maint", "index": ["ZONES"], "data": {"A": 2, "B": 3, "C": 4, "D": 3.5, "E": 2.5}},
+            {"name": "area", "index": ["ZONES"], "data": {"A": 1, "B": 1.5, "C": 2, "D": 1.75, "E": 1.25}}],
+        "variables": [{"name": "panels", "index": ["z in ZONES"], "domain": "integer", "lower": 0,
+                       "upper": "floor(500 / area[z])"}],
+        "objective": {"sense": "maximize", "expression": "sum((0.1 * energy[z] - maint[z]) * panels[z] for z in "
+                      "ZONES) / sum(area[z] * panels[z] for z in ZONES)"},
+        "constraints": [{"name": "area_limit", "expression": "sum(area[z] * panels[z] for z in ZONES) <= 500"},
+                        {"name": "energy_req", "expression": "sum(energy[z] * panels[z] for z in ZONES) >= 10000"}],
+    })
+    gaps: list[float] = []
+    done = threading.Event()
+
+    def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            time.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    try:
+        result = solve_formulation(formulation, SolverOptions(solver="scip", time_limit=3))
+    finally:
+        done.set()
+        thread.join()
+    assert result.solver_name == "SCIP" and result.solve_seconds > 1  # a solve long enough to tell
+    assert max(gaps) < 1.0, f"the other thread waited {max(gaps):.2f} s"

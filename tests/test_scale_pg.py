@@ -356,27 +356,3 @@ def test_schema_behind_is_a_clear_error_naming_the_command(postgres):
     store = JobStore(url, upgrade=True)
     assert upgrade(store.engine) == ("0002", "0002")
     store.close()
-
-
-def test_a_job_asking_for_a_long_time_limit_gets_a_lease_to_match(tmp_path, fake_llm):
-    """A SCIP solve holds the GIL (no heartbeat meanwhile): a job may ask for a time limit past the lease."""
-    from orbot.service.problem_jobs import LEASE_MARGIN, ProblemJobs, runner_for
-
-    settings = replica_settings(fake_llm, f"sqlite:///{tmp_path / 'jobs.db'}").model_copy(
-        update={"job_lease_seconds": 5.0, "max_time_limit": 300.0, "diagnose_time_limit": 10.0})
-    store = JobStore(settings.database_url)
-    long = store.create("anonymous", {"problem": WORKSHOP["problem"], "options": {"time_limit": 200}})
-    plain = store.create("anonymous", {"problem": WORKSHOP["problem"]})
-    fake_llm.default = {"delay": 1.5, **GOOD_REPLY}
-    runner = runner_for(store, ProblemJobs(settings), 2)
-    runner.start()
-    try:
-        wait_for(lambda: all(store.get(job.id).status == "running" for job in (long, plain)))
-        time.sleep(0.5)
-        now = time.time()
-        assert store.get(long.id).lease_expires_at - now == pytest.approx(200 + 10 + LEASE_MARGIN, abs=2)
-        assert store.get(plain.id).lease_expires_at - now < 5.0
-        wait_for(lambda: all(store.get(job.id).status == "done" for job in (long, plain)))
-    finally:
-        runner.stop()
-        store.close()

@@ -59,11 +59,10 @@ class JobRunner:
     def __init__(self, store: JobStore, run: Callable[[Job, Callable[[dict], bool]], dict], workers: int,
                  poll_seconds: float = 0.5, max_starts: int = 3, lease_seconds: float = 120.0,
                  heartbeat_seconds: float = 10.0, retention_seconds: float = 0.0,
-                 on_end: Callable[[str, Ended], None] | None = None,
-                 lease_for: Callable[[Job], float] | None = None):
+                 on_end: Callable[[str, Ended], None] | None = None):
         """``on_end(job_id, ended)``: told of every end recorded here (waiters in this process);
-        ``retention_seconds``: finished jobs older than this are deleted (0: kept); ``lease_for(job)``: a
-        longer lease for a job that may hold the GIL longer (no heartbeat can be sent meanwhile)."""
+        ``retention_seconds``: finished jobs older than this are deleted (0: kept). The heartbeat is a
+        thread beside the runs: HiGHS and SCIP release the GIL while they solve, so it keeps beating."""
         self.store = store
         self.max_starts = max_starts
         self.run = run
@@ -73,7 +72,6 @@ class JobRunner:
         self.heartbeat_seconds = min(heartbeat_seconds, lease_seconds / 3)
         self.retention_seconds = retention_seconds
         self.on_end = on_end
-        self.lease_for = lease_for
         self.name = this_worker()
         self._wake = threading.Condition()
         self._notified = False
@@ -83,7 +81,6 @@ class JobRunner:
         self._pool: ThreadPoolExecutor | None = None
         self._threads: tuple[threading.Thread, threading.Thread] | None = None
         self._held: dict[str, str] = {}  # lease token -> job id, for the jobs running here
-        self._leases: dict[str, float] = {}  # lease token -> its lease, when longer than lease_seconds
         self._lost: set[str] = set()  # tokens whose jobs were taken over: their runs stop at the next round
         self._held_lock = threading.Lock()
         self._listener = Listener(store.engine, QUEUED, lambda _payload: self.notify())  # PostgreSQL only
@@ -163,11 +160,8 @@ class JobRunner:
         while not self._beating.wait(self.heartbeat_seconds):
             with self._held_lock:
                 tokens = list(self._held)
-                by_lease: dict[float, list[str]] = {}
-                for token in tokens:
-                    by_lease.setdefault(self._leases.get(token, self.lease_seconds), []).append(token)
             try:
-                kept = set().union(*(self.store.renew(group, lease) for lease, group in by_lease.items()))
+                kept = self.store.renew(tokens, self.lease_seconds) if tokens else set()
                 if self.retention_seconds and time.monotonic() - expired_at > 60:
                     expired_at = time.monotonic()
                     if expired := self.store.expire(time.time() - self.retention_seconds):
@@ -186,11 +180,6 @@ class JobRunner:
         token = job.lease_token
         assert token is not None
         try:
-            lease = self.lease_for(job) if self.lease_for is not None else 0.0
-            if lease > self.lease_seconds:
-                with self._held_lock:
-                    self._leases[token] = lease
-                self.store.renew([token], lease)
             ended = self._run_to_end(job, token)
             if self.store.finish(job.id, ended, token):
                 if self.on_end is not None:
@@ -202,7 +191,6 @@ class JobRunner:
         finally:
             with self._held_lock:
                 self._held.pop(token, None)
-                self._leases.pop(token, None)
                 self._lost.discard(token)
             self._free.release()
 

@@ -20,9 +20,6 @@ __all__ = ["ProblemJobs", "runner_for", "run_workers"]
 
 log = logging.getLogger("orbot.service")
 
-LEASE_MARGIN = 30.0  # seconds of a lease beyond a solve's time limit and diagnosis: compiling, the rest of a round
-
-
 class ProblemJobs:
     """``run(job, report)`` solves a job's problem with an agent from ``agent_factory`` (tests may swap it)."""
 
@@ -63,18 +60,6 @@ class ProblemJobs:
                         failed[-1].error)
         return answer.model_dump(mode="json")
 
-    def lease_for(self, job: Job) -> float:
-        """A lease for a job that asks for its own solver time limit, long enough for its longest solve: a SCIP
-        solve holds Python's GIL, so the heartbeat waits for it (HiGHS lets it run). With the service's time
-        limit, ORBOT_JOB_LEASE_SECONDS is the lease (0 here): it is set with ORBOT_TIME_LIMIT in mind."""
-        try:
-            requested = ProblemCreate.model_validate(job.request).options.time_limit
-        except ValueError:  # not a problem request: the run will say so
-            return 0.0
-        if requested is None:
-            return 0.0
-        return min(requested, self.settings.max_time_limit) + self.settings.diagnose_time_limit + LEASE_MARGIN
-
     def warm_up(self) -> None:
         """Pay once at start what the first jobs would otherwise pay together: Pyomo's import (for the
         generated code) and the default model's client."""
@@ -87,15 +72,10 @@ class ProblemJobs:
 def runner_for(store: JobStore, jobs: ProblemJobs, workers: int, **options) -> JobRunner:
     """A runner of problem jobs with the settings' leases, heartbeat, polling and retention."""
     settings = jobs.settings
-    longest = (settings.time_limit or settings.max_time_limit) + settings.diagnose_time_limit
-    if settings.job_lease_seconds < longest:
-        log.warning("ORBOT_JOB_LEASE_SECONDS=%g is shorter than a SCIP solve may run without a heartbeat "
-                    "(ORBOT_TIME_LIMIT and its diagnosis: %g s): another worker could start a job still running",
-                    settings.job_lease_seconds, longest)
     return JobRunner(store, jobs.run, workers, poll_seconds=settings.job_poll_seconds,
                      max_starts=settings.max_job_starts, lease_seconds=settings.job_lease_seconds,
                      heartbeat_seconds=settings.job_heartbeat_seconds,
-                     retention_seconds=settings.job_retention_seconds, lease_for=jobs.lease_for, **options)
+                     retention_seconds=settings.job_retention_seconds, **options)
 
 
 def run_workers(settings: Settings, workers: int | None = None, announce: Callable[[str], None] = print) -> None:

@@ -42,7 +42,7 @@ def solve_scip(model: CanonicalModel, options: SolverOptions | None = None) -> S
     started = time.perf_counter()
     scip, columns = build_scip(model, options)
     try:
-        scip.optimize()
+        scip.optimizeNogil()  # lets other threads run meanwhile (a job's heartbeat, the service's event loop)
     except Exception as exc:  # SCIP aborts on LP trouble it cannot resolve: a failed solve, not orbot's crash
         return SolveResult(status=Status.ERROR, solver_status=f"SCIP aborted: {exc}", stats=model.stats(),
                            solver="scip", solve_seconds=time.perf_counter() - started)
@@ -173,7 +173,7 @@ def diagnose_scip(model: CanonicalModel, status: Status, options: SolverOptions,
     lower = np.where(np.isinf(model.col_lower), -_BOX, model.col_lower)
     upper = np.where(np.isinf(model.col_upper), _BOX, model.col_upper)
     scip, columns = build_scip(model, boxed, (lower, upper))
-    scip.optimize()
+    scip.optimizeNogil()
     if scip.getStatus() == "infeasible":
         return _iis(model, scip, budget)
     direction = "increasing" if model.sense == "maximize" else "decreasing"
