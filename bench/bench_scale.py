@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_llm import FakeLLM  # noqa: E402
-from orbot.service.jobs import JobStore  # noqa: E402
+from orbot.service.store import JobStore  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
 from service_helpers import free_port, wait_until_up  # noqa: E402
 

@@ -111,9 +111,8 @@ class Settings(BaseSettings):
     max_job_starts: int = Field(3, ge=1, description="a job cut off by this many stops is failed, not retried")
 
     # --- scale-out: workers sharing the job database (orbot worker, orbot serve --no-workers) -----------------
-    # the lease outlasts a default SCIP solve (ORBOT_TIME_LIMIT 60 s), which holds Python's GIL: no heartbeat
-    # can be sent meanwhile
-    job_lease_seconds: float = Field(120.0, gt=0, description="a running job's lease: if its worker sends no "
+    # three missed heartbeats: the solvers release the GIL, so only a dead worker (or database) misses them
+    job_lease_seconds: float = Field(30.0, gt=0, description="a running job's lease: if its worker sends no "
                                      "heartbeat for this long (it died), another worker runs the job again")
     job_heartbeat_seconds: float = Field(10.0, gt=0, description="how often a worker renews its jobs' leases "
                                          "(at most a third of ORBOT_JOB_LEASE_SECONDS)")

@@ -23,9 +23,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(settings):
+def running_service(settings, run_workers: bool = True):
+    """The service in a thread of this process; without workers it is an API replica (`orbot serve --no-workers`)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, run_workers=run_workers), host="127.0.0.1", port=port,
+                                           log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

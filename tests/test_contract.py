@@ -16,7 +16,7 @@ import pytest
 from fake_llm import FakeLLM
 from orbot.formulation import Formulation
 from orbot.service import create_app
-from orbot.service.jobs import MAX_OFFSET, JobStore
+from orbot.service.store import MAX_OFFSET, JobStore
 from orbot.settings import Settings
 from service_helpers import running_service
 

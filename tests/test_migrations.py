@@ -14,10 +14,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table, Text, create_engine, inspect
 
-from orbot.service.jobs import FINAL, Ended, JobRunner, JobStore
+from orbot.service.jobs import JobRunner
 from orbot.service.migrate import SchemaError, head, upgrade
 from orbot.service.problem_jobs import ProblemJobs
-from orbot.service.store import metadata
+from orbot.service.store import FINAL, Ended, JobStore, metadata
 from orbot.settings import Settings
 from postgres import running_postgres
 from service_helpers import free_port

@@ -10,18 +10,16 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 
-from orbot.service import create_app
-from orbot.service.jobs import FINAL, Ended, JobRunner, JobStore
+from orbot.service.jobs import JobRunner
 from orbot.service.migrate import upgrade
+from orbot.service.store import FINAL, Ended, JobStore
 from orbot.settings import Settings
 from postgres import running_postgres
-from service_helpers import free_port, wait_until_up
+from service_helpers import running_service
 from test_service import GOOD_REPLY, WORKSHOP
 
 BAD = json.loads(GOOD_REPLY["content"])
@@ -80,21 +78,9 @@ def stop(process: subprocess.Popen) -> None:
             process.wait(timeout=5)
 
 
-@contextmanager
 def api_replica(settings: Settings):
     """An API replica without workers (as `orbot serve --no-workers`), in a thread of this process."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, run_workers=False), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    wait_until_up(url)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return running_service(settings, run_workers=False)
 
 
 def replica_settings(fake_llm, url: str) -> Settings:

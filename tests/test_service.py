@@ -258,7 +258,8 @@ def test_jobs_survive_a_restart(fake_llm, tmp_path):
 
 
 def test_a_job_cut_off_again_and_again_is_failed_not_retried(tmp_path):
-    from orbot.service.jobs import JobRunner, JobStore
+    from orbot.service.jobs import JobRunner
+    from orbot.service.store import JobStore
 
     store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
     job = store.create("anonymous", {"problem": "x"})

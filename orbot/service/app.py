@@ -12,12 +12,12 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from orbot.agent import Agent
-from orbot.service.jobs import JobStore
 from orbot.service.problem_jobs import ProblemJobs, runner_for
 from orbot.service.problems import install_handlers
 from orbot.service.routes import formulations, health, problems
 from orbot.service.security import BodySizeLimit, RateLimiter
 from orbot.service.solver import SolverPool
+from orbot.service.store import JobStore
 from orbot.service.waiting import JobWatch
 from orbot.settings import Settings, get_settings
 

@@ -11,9 +11,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from orbot.service.jobs import JobRunner, JobStore
+from orbot.service.jobs import JobRunner
 from orbot.service.problems import ProblemResponse
 from orbot.service.security import caller, caller_key
+from orbot.service.store import JobStore
 from orbot.service.waiting import JobWatch
 from orbot.settings import Settings
 

@@ -17,23 +17,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from orbot.service.store import (
-    FINAL,
-    MAX_OFFSET,
-    MAX_PAGE_SIZE,
-    Ended,
-    Job,
-    JobEvent,
-    JobStore,
-    new_job_id,
-    this_worker,
-)
+from orbot.service.store import Ended, Job, JobStore, this_worker
 from orbot.service.wakeups import QUEUED, Listener
 
 log = logging.getLogger("orbot.service")
 
-__all__ = ["Job", "JobEvent", "JobStore", "JobRunner", "JobCancelled", "Ended", "new_job_id", "FINAL",
-           "MAX_PAGE_SIZE", "MAX_OFFSET"]
+__all__ = ["JobRunner", "JobCancelled"]
 
 
 class JobCancelled(Exception):
@@ -57,7 +46,7 @@ class JobRunner:
     One claimer, not one per worker: idle workers would otherwise each poll the database."""
 
     def __init__(self, store: JobStore, run: Callable[[Job, Callable[[dict], bool]], dict], workers: int,
-                 poll_seconds: float = 0.5, max_starts: int = 3, lease_seconds: float = 120.0,
+                 poll_seconds: float = 0.5, max_starts: int = 3, lease_seconds: float = 30.0,
                  heartbeat_seconds: float = 10.0, retention_seconds: float = 0.0,
                  on_end: Callable[[str, Ended], None] | None = None):
         """``on_end(job_id, ended)``: told of every end recorded here (waiters in this process);

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from orbot.agent import Agent, Attempt
 from orbot.agent.llm import OpenAICompatible
 from orbot.service.deps import time_limit_within_cap
-from orbot.service.jobs import Job, JobCancelled, JobRunner, JobStore
+from orbot.service.jobs import JobCancelled, JobRunner
 from orbot.service.schemas import ProblemCreate
+from orbot.service.store import Job, JobStore
 from orbot.settings import Settings
 
 __all__ = ["ProblemJobs", "runner_for", "run_workers"]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidat
 from orbot.agent import Answer
 from orbot.agent.prompts import worked_examples
 from orbot.formulation import Formulation
-from orbot.service.jobs import Job
+from orbot.service.store import Job
 
 
 def _json_object(value: Any) -> dict[str, Any]:

@@ -280,7 +280,7 @@ class JobStore:
         return [Job.from_row(row) for row in rows], total
 
     # --- a worker's side: claim, heartbeat, progress, end -------------------------------------------
-    def claim(self, lease: float = 120.0, worker: str | None = None) -> Job | None:
+    def claim(self, lease: float = 30.0, worker: str | None = None) -> Job | None:
         """Take the oldest queued job, or one whose worker's lease ran out, for ``lease`` seconds; None
         when there is none. The returned job's ``lease_token`` names this run in every later write."""
         now = time.time()
@@ -395,13 +395,17 @@ class JobStore:
 
     def delete(self, job_id: str, owner: str) -> Job | None:
         """Forget a job that has ended; returns it as it was (None: no such job of this owner). A job still
-        queued or running is left as it is (its status says so): a worker or a waiter still needs its row."""
+        queued or running is left as it is (its status says so): a worker or a waiter still needs its row.
+        The delete decides, then the row is read: a job ending meanwhile is either deleted and told as ended,
+        or kept and told as active, never deleted while told as active."""
         with self.engine.begin() as connection:
-            row = connection.execute(select(jobs_table).where(_jobs.id == job_id, _jobs.owner == owner)).first()
-            # the status condition again: a final status never changes back
-            if row is not None and connection.execute(delete(jobs_table).where(_jobs.id == job_id,
-                                                                               _jobs.status.in_(FINAL))).rowcount:
+            row = connection.execute(delete(jobs_table).where(_jobs.id == job_id, _jobs.owner == owner,
+                                                              _jobs.status.in_(FINAL))
+                                     .returning(*jobs_table.c)).first()
+            if row is not None:
                 connection.execute(delete(events_table).where(events_table.c.job_id == job_id))
+            else:
+                row = connection.execute(select(jobs_table).where(_jobs.id == job_id, _jobs.owner == owner)).first()
         return Job.from_row(row) if row is not None else None
 
     def expire(self, finished_before: float) -> int:

@@ -23,11 +23,11 @@ from orbot.service.deps import (
     until_done_or_gone,
 )
 from orbot.service.events import MAX_EVENT_ID, event_stream
-from orbot.service.jobs import FINAL, MAX_OFFSET, MAX_PAGE_SIZE, Ended, new_job_id
 from orbot.service.openapi import EVENT_SCHEMA, EVENT_STREAM, accepted, job_links, responses
 from orbot.service.problems import ProblemResponse
 from orbot.service.schemas import JobId, JobPage, JobPublic, ProblemCreate
 from orbot.service.security import caller
+from orbot.service.store import FINAL, MAX_OFFSET, MAX_PAGE_SIZE, Ended, new_job_id
 from orbot.settings import Settings
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(caller)], tags=["problems"])
