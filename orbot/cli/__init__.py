@@ -1,10 +1,13 @@
 """The ``orbot`` command line: human-readable by default, ``--json`` for machines.
 
-One module per command group; each registers its commands on ``common.app`` when imported
-(the import order is the order of ``orbot --help``).
+One module per command group; each registers its commands on ``common.app`` when imported, so the
+import order below is the order of ``orbot --help``: problems in words first, then the service and its
+workers, agents' tools, benchmarks and data, and what needs no LLM.
 """
 
-from orbot.cli import db, evaluate, formulations, mcp_server, problem, serve, synth, worker  # noqa: F401  (registers the commands)
+# isort: off
+from orbot.cli import problem, serve, worker, db, mcp_server, evaluate, synth, formulations  # noqa: F401
+# isort: on
 from orbot.cli.common import app, main
 
 __all__ = ["app", "main"]
