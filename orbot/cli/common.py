@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
@@ -19,11 +21,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from orbot.errors import FormulationError
+from orbot.errors import FormulationError, OrbotError
 from orbot.formulation import Formulation
 from orbot.settings import Settings, get_settings
 
-EXIT_OK, EXIT_NO_ANSWER, EXIT_INVALID, EXIT_LLM = 0, 1, 2, 4  # 3 is orbot eval's EXIT_RUN_CONFLICT
+EXIT_OK, EXIT_NO_ANSWER, EXIT_INVALID, EXIT_LLM = 0, 1, 2, 4
+EXIT_RUN_CONFLICT = 3  # eval, synth: --out holds a run of another configuration (or of an unknown one)
 
 # lines under 78 characters: rich keeps them as they are in an 80-column terminal
 EXIT_CODES_HELP = f"""Exit codes:
@@ -33,7 +36,7 @@ EXIT_CODES_HELP = f"""Exit codes:
   {EXIT_INVALID}  invalid input or settings, every problem on stderr: an option out of
      range, an unreadable or non-UTF-8 file, an invalid formulation, no LLM
      endpoint configured
-  3  orbot eval, orbot synth: --out holds a run of another configuration
+  {EXIT_RUN_CONFLICT}  orbot eval, orbot synth: --out holds a run of another configuration
   {EXIT_LLM}  the LLM endpoint failed: unreachable, timeout, key refused, a reply
      that is no chat completion (the message names the endpoint)
 With --json, stdout is one JSON object even then, with
@@ -105,6 +108,21 @@ def fail(message: str, code: int = EXIT_INVALID, *, kind: str = "input", as_json
         print(json.dumps({"error": {"kind": kind, "message": message}}))
     print(message, file=sys.stderr)  # plain text: no wrapping, fit for logs and machines
     raise typer.Exit(code)
+
+
+@contextmanager
+def run_folder_errors(out: Path, verb: str) -> Iterator[None]:
+    """What preparing a run folder (orbot eval, orbot synth) can raise, as one line and its exit code."""
+    from orbot.eval.runs import RunConflict
+
+    try:
+        yield
+    except RunConflict as exc:
+        fail(str(exc), EXIT_RUN_CONFLICT)
+    except OrbotError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot {verb} the run folder {out}: {exc}")
 
 
 def invalid(exc: FormulationError, as_json: bool) -> NoReturn:

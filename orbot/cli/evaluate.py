@@ -10,14 +10,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from orbot.cli.common import app, fail, load_settings, out
+from orbot.cli.common import app, fail, load_settings, out, run_folder_errors
 from orbot.errors import OrbotError
 
 eval_app = typer.Typer(help="Score the pipeline on public benchmarks (orbot eval --dataset nl4opt --out runs/x).")
 app.add_typer(eval_app, name="eval")
 
 
-EXIT_RUN_CONFLICT = 3  # eval: --out holds answers of another configuration (or of an unknown one)
 
 
 @eval_app.callback(invoke_without_command=True)
@@ -59,10 +58,10 @@ def eval_run(
     from orbot.eval.html_report import REPORT_FILE, html_report
     from orbot.eval.report import write_report
     from orbot.eval.runner import run_eval, select
-    from orbot.eval.runs import RunConflict, prepare_run_dir, run_config
+    from orbot.eval.runs import prepare_run_dir, run_config
     from orbot.eval.sources import open_dataset
 
-    try:
+    with run_folder_errors(out, "prepare"):
         source = open_dataset(dataset, data_dir, text_field, label_field)
         problems = select(source.problems, limit, sample, seed)
         settings = load_settings(as_json=False)
@@ -73,12 +72,6 @@ def eval_run(
                       include_code=False)
         config = run_config(source, problems, agent, limit=limit, sample=sample, seed=seed)
         moved = prepare_run_dir(out, config, force_new)
-    except RunConflict as exc:
-        fail(str(exc), EXIT_RUN_CONFLICT)
-    except OrbotError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot prepare the run folder {out}: {exc}")
     for note in (source.note(), moved and f"--force-new: the earlier run's files are now in {moved}"):
         if note:
             print(note, file=sys.stderr)

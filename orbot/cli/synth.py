@@ -7,9 +7,7 @@ from pathlib import Path
 
 import typer
 
-from orbot.cli.common import EXIT_LLM, app, fail, load_settings
-from orbot.cli.evaluate import EXIT_RUN_CONFLICT
-from orbot.errors import OrbotError
+from orbot.cli.common import EXIT_LLM, app, check_time_limit, fail, load_settings, run_folder_errors
 
 
 @app.command("synth")
@@ -25,7 +23,8 @@ def synth(
                                       "went wrong (default ORBOT_SYNTH_REPAIR_ROUNDS, 0)"),
     model: str | None = typer.Option(None, "--model"),
     concurrency: int = typer.Option(4, "--concurrency", min=1, max=256, help="items in flight"),
-    time_limit: float | None = typer.Option(None, "--time-limit", help="solver time limit per solve"),
+    time_limit: float | None = typer.Option(None, "--time-limit", callback=check_time_limit,
+                                            help="solver time limit per solve"),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="benchmark texts for the contamination check "
                                          "(default: ORBOT_DATA_DIR or ../shared/benchmarks; never downloaded)"),
     force_new: bool = typer.Option(False, "--force-new", help="start over: the earlier run's files in --out move "
@@ -37,27 +36,18 @@ def synth(
 
     A rerun with another configuration is refused with exit code 3 and the differences listed."""
     from orbot.agent import Agent
-    from orbot.eval.runs import RunConflict
     from orbot.synth import synthesize
 
     notes: list[str] = []
-    try:
+    with run_folder_errors(out, "write"):
         settings = load_settings(as_json=False)
         options = settings.solver_options()
         if time_limit is not None:
-            if time_limit <= 0:
-                fail(f"{time_limit:g} is not a time limit: give seconds > 0")
             options.time_limit = time_limit
         agent = Agent(settings=settings, model=model, readings=0, solver_options=options, include_code=False)
         summary = synthesize(out, seeds=seeds, items=items, seed=seed, agent=agent, repair_rounds=rounds,
                              concurrency=concurrency, force_new=force_new, data_dir=data_dir,
                              progress=sys.stderr.isatty(), notes=notes)
-    except RunConflict as exc:
-        fail(str(exc), EXIT_RUN_CONFLICT)
-    except OrbotError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write the run folder {out}: {exc}")
     for note in notes:
         print(note, file=sys.stderr)
     accepted, reasons = summary["accepted"], summary["rejected_by_reason"]
