@@ -156,9 +156,9 @@ def _accuracy(runs: list[Run]) -> tuple[list[str], dict[tuple[str, str, str], di
     return benchmarks, table
 
 
-def _charts(runs: list[Run], pairs: list[Pair], rule: str) -> dict[str, str]:
+def _charts(runs: list[Run], pairs: list[Pair], rule: str, benchmarks: list[str],
+            table: dict[tuple[str, str, str], dict | None]) -> dict[str, str]:
     colors = run_colors([run.name for run in runs])
-    benchmarks, table = _accuracy(runs)
     panels = []
     for benchmark in benchmarks:
         rules = []
@@ -284,7 +284,8 @@ def _templates():
 def _render(runs: list[Run], pairs: list[Pair], texts: dict[str, str], rule: str, limit: int) -> str:
     rows, details = _problems(runs, pairs, texts, rule, limit)
     benchmarks, accuracy = _accuracy(runs)
-    charts = {name: Markup(svg) for name, svg in _charts(runs, pairs, rule).items()}  # our own SVG: no escaping
+    charts = {name: Markup(svg)  # our own SVG: no escaping
+              for name, svg in _charts(runs, pairs, rule, benchmarks, accuracy).items()}
     notes = [run.texts_note for run in runs if run.texts_note]
     title = (f"orbot eval: {runs[0].config.get('dataset') or runs[0].name}" if len(runs) == 1
              else f"orbot eval: {len(runs)} runs compared")

@@ -175,22 +175,20 @@ def formulation_html(formulation: dict, max_values: int = 12) -> str:
     if parameters:
         out.append("<h5>Parameters</h5><ul>")
         for p in parameters:
-            index = f" over {esc(', '.join(map(str, p.get('index') or [])))}" if p.get("index") else ""
             if p.get("expression"):
                 value = f" = {expression_mathml(p['expression'])}"
             elif p.get("data") is not None:
                 value = f" = {_values(p['data'], max_values)}"
             else:
                 value = f" = {esc(str(p.get('default')))} (default)" if p.get("default") is not None else ""
-            out.append(f"<li>{_name(p.get('name'))}{index}{value}{_described(p)}</li>")
+            out.append(f"<li>{_name(p.get('name'))}{_over(p)}{value}{_described(p)}</li>")
         out.append("</ul>")
     variables = formulation.get("variables") or []
     if variables:
         out.append("<h5>Variables</h5><ul>")
         for v in variables:
-            index = f" over {esc(', '.join(map(str, v.get('index') or [])))}" if v.get("index") else ""
             bounds = [f"{side} {_bound(v[side])}" for side in ("lower", "upper") if v.get(side) is not None]
-            out.append(f"<li>{_name(v.get('name'))}{index}: {esc(str(v.get('domain') or 'continuous'))}"
+            out.append(f"<li>{_name(v.get('name'))}{_over(v)}: {esc(str(v.get('domain') or 'continuous'))}"
                        + (f", {esc(', '.join(bounds))}" if bounds else "") + f"{_described(v)}</li>")
         out.append("</ul>")
     objective = formulation.get("objective") or {}
@@ -219,3 +217,8 @@ def formulation_html(formulation: dict, max_values: int = 12) -> str:
 
 def _described(element: dict) -> str:
     return f": {html.escape(str(element['description']))}" if element.get("description") else ""
+
+
+def _over(element: dict) -> str:
+    """' over I, J' for an indexed parameter or variable; nothing for a scalar one."""
+    return f" over {html.escape(', '.join(map(str, element['index'])))}" if element.get("index") else ""
