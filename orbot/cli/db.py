@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,18 +35,27 @@ def job_database(url: str) -> Iterator[None]:
         fail(f"cannot use the job database {where} (ORBOT_DATABASE_URL): {reason}", kind="configuration")
 
 
+
+@contextmanager
+def job_engine() -> Iterator[Engine]:
+    """An engine on the configured job database (ORBOT_DATABASE_URL), disposed of after; its failures as in
+    job_database."""
+    url = load_settings(as_json=False).database_url
+    with job_database(url):
+        engine = create_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
 @db_app.command("upgrade")
 def upgrade() -> None:
     """Bring the schema up to this orbot's (queued jobs are kept): once per release, before new replicas start."""
     from orbot.service.migrate import upgrade as apply
 
-    url = load_settings(as_json=False).database_url
-    with job_database(url):
-        engine = create_engine(url)
-        try:
-            before, after = apply(engine)
-        finally:
-            engine.dispose()
+    with job_engine() as engine:
+        before, after = apply(engine)
     where = engine.url.render_as_string(hide_password=True)
     print(f"{where}: schema revision {before or 'none'} -> {after}" if before != after
           else f"{where}: schema already at revision {after}")
@@ -58,14 +67,8 @@ def current() -> None:
     from orbot.service.migrate import current as revision_of
     from orbot.service.migrate import head
 
-    url = load_settings(as_json=False).database_url
-    with job_database(url):
-        engine = create_engine(url)
-        try:
-            with engine.connect() as connection:
-                revision = revision_of(connection)
-        finally:
-            engine.dispose()
+    with job_engine() as engine, engine.connect() as connection:
+        revision = revision_of(connection)
     expected = head()
     state = "up to date" if revision == expected else "run `orbot db upgrade`"
     print(f"{engine.url.render_as_string(hide_password=True)}: revision {revision or 'none'} "
