@@ -7,7 +7,6 @@ Feedback messages come from the sections of ``prompts/feedback.md``, one per fai
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from functools import lru_cache
@@ -16,7 +15,7 @@ from string import Template
 
 from orbot.formulation.expressions import GRAMMAR
 
-__all__ = ["prompts_dir", "agent_prompts_sha256", "system_prompt", "user_prompt", "feedback", "worked_examples"]
+__all__ = ["prompts_dir", "AGENT_TEMPLATES", "system_prompt", "user_prompt", "feedback", "worked_examples"]
 
 
 @lru_cache(maxsize=1)
@@ -29,20 +28,8 @@ def prompts_dir() -> Path:
     raise FileNotFoundError("orbot's prompt templates (prompts/system.md) are missing from this installation")
 
 
+# the templates the agent reads: what an eval run depends on (not synth's, say)
 AGENT_TEMPLATES = ("system.md", "feedback.md", "readings.md", "adjudicate.md", "examples")
-
-
-def agent_prompts_sha256() -> str:
-    """SHA-256 of the templates the agent reads (names and contents, in order), not of every file in ``prompts/``:
-    a run of ``orbot eval`` depends on these alone, so a template for another command (synth) leaves it as it was."""
-    root = prompts_dir()
-    files = [item for name in AGENT_TEMPLATES for item in ((root / name).rglob("*") if (root / name).is_dir()
-                                                           else [root / name]) if item.is_file()]
-    digest = hashlib.sha256()
-    for item in sorted(files):
-        digest.update(item.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(item.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 @lru_cache(maxsize=1)

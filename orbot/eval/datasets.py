@@ -135,12 +135,15 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def fingerprint(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files (names and contents, in order): what a run's problems were."""
+def fingerprint(path: Path, names: tuple[str, ...] | None = None) -> str:
+    """SHA-256 of a file, or of a folder's files (names and contents, in order): what a run's problems were.
+    ``names``: only these files and folders of the folder (the prompt templates one command reads)."""
     if path.is_file():
         return _sha256(path)
     digest = hashlib.sha256()
-    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+    tops = [path / name for name in names] if names is not None else [path]
+    files = [item for top in tops for item in (top.rglob("*") if top.is_dir() else [top]) if item.is_file()]
+    for item in sorted(files):
         digest.update(item.relative_to(path).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(item.read_bytes()).digest())
     return digest.hexdigest()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from orbot.errors import ConfigurationError
-from orbot.eval.datasets import Problem
+from orbot.eval.datasets import Problem, fingerprint
 from orbot.eval.runner import RESULTS_FILE, read_records
 from orbot.eval.sources import Dataset, open_dataset
 
@@ -42,8 +42,8 @@ class RunConflict(ConfigurationError):
 def run_config(dataset: Dataset, problems: list[Problem], agent: Agent, *, limit: int | None, sample: int | None,
                seed: int) -> dict:
     """Everything that decides the answers in a run folder, and so whether a rerun may resume it."""
-    from orbot.agent.prompts import agent_prompts_sha256  # here: the agent package loads the LLM client, compare
-    # needs none
+    from orbot.agent.prompts import AGENT_TEMPLATES, prompts_dir  # here: the agent package loads the LLM client,
+    # compare needs none
 
     settings, options = agent.settings, agent.solver_options
     config = {
@@ -66,7 +66,7 @@ def run_config(dataset: Dataset, problems: list[Problem], agent: Agent, *, limit
         "adjudicate": agent.adjudicate,
         "time_limit": options.time_limit,
         "mip_rel_gap": options.mip_rel_gap,
-        "prompts_sha256": agent_prompts_sha256()[:DIGITS],
+        "prompts_sha256": fingerprint(prompts_dir(), AGENT_TEMPLATES)[:DIGITS],
         "orbot_version": _orbot_version(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
