@@ -25,7 +25,7 @@ from orbot.compiler.canonical import Apply, Expr, Sum, Terms, nest_by_blocks
 from orbot.compiler.nonlinear import evaluate
 from orbot.settings import SolverOptions
 from orbot.solving.diagnose import diagnose
-from orbot.solving.highs import SMALL_MIP, highs_status
+from orbot.solving.highs import SMALL_MIP, run_highs, snap_integers
 from orbot.solving.highs_model import ModelRejected, new_highs, pass_model
 from orbot.solving.result import SolveResult, Status, clean_number
 
@@ -145,23 +145,14 @@ class _Subproblems:
         if self.model.is_mip:
             highs.setOptionValue("mip_rel_gap", 0.0 if abs_gap is not None else _HIGHS_REL_GAP)
             highs.setOptionValue("mip_abs_gap", float(abs_gap) if abs_gap is not None else _HIGHS_ABS_GAP)
-        highs.run()
+        status, words = run_highs(highs)
         self.solves += 1
-        status, words = highs_status(highs)
-        if status is Status.INFEASIBLE_OR_UNBOUNDED:  # presolve often stops there; without it HiGHS tells which
-            highs.setOptionValue("presolve", "off")
-            highs.run()
-            highs.setOptionValue("presolve", "choose")
-            status, words = highs_status(highs)
         solved = _Solved(status, words)
         solution = highs.getSolution()
         if status.has_solution and solution.value_valid:
             values = np.asarray(solution.col_value, dtype=float)
-            if self.model.is_mip:  # as solve_highs: integer values within 1e-6 of a whole number are that number
-                integer = self.model.integrality.astype(bool)
-                rounded = np.round(values)
-                snap = integer & (np.abs(values - rounded) <= 1e-6)
-                values[snap] = rounded[snap]
+            if self.model.is_mip:
+                snap_integers(self.model, values)
             info = highs.getInfo()
             solved.x, solved.rows = values, np.asarray(solution.row_value, dtype=float)
             solved.bound = float(info.mip_dual_bound) if self.model.is_mip else float(info.objective_function_value)
@@ -197,11 +188,11 @@ def solve_dinkelbach(model: CanonicalModel, ratio: Ratio, options: SolverOptions
     # the sign of D over the feasible set: its minimum and maximum, both proven
     low = sub.solve(ratio.d, ratio.d0, "minimize")
     if low.status is Status.INFEASIBLE:
-        linear = dataclasses.replace(model, col_cost=ratio.d, offset=ratio.d0, objective_nonlinear=None, quad={},
-                                     sense="minimize")
         result = _result(model, low.status, f"{low.words} (Dinkelbach: the constraints alone)", sub.solves,
                          time.perf_counter() - started)
         if options.diagnose:
+            linear = dataclasses.replace(model, col_cost=ratio.d, offset=ratio.d0, objective_nonlinear=None,
+                                         quad={}, sense="minimize")
             result.diagnosis = diagnose(linear, Status.INFEASIBLE, options)
         return result
     high = sub.solve(ratio.d, ratio.d0, "maximize")

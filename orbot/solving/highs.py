@@ -23,7 +23,7 @@ from orbot.solving.diagnose import diagnose
 from orbot.solving.highs_model import ModelRejected, new_highs, pass_model
 from orbot.solving.result import SolveResult, Status, clean_number
 
-__all__ = ["solve_highs", "check_supported", "highs_issue", "quadratic_is_convex", "highs_status"]
+__all__ = ["solve_highs", "check_supported", "highs_issue", "quadratic_is_convex", "run_highs", "snap_integers"]
 
 _STATUS = {
     highspy.HighsModelStatus.kOptimal: Status.OPTIMAL,
@@ -114,13 +114,7 @@ def solve_highs(model: CanonicalModel, options: SolverOptions | None = None, che
                            solve_seconds=time.perf_counter() - started)
     if model.is_mip and np.count_nonzero(model.integrality) <= SMALL_MIP:
         highs.setOptionValue("mip_heuristic_run_feasibility_jump", False)
-    highs.run()
-    status, words = _status(highs)
-    if status is Status.INFEASIBLE_OR_UNBOUNDED:
-        # presolve often stops at "infeasible or unbounded"; without it HiGHS tells which
-        highs.setOptionValue("presolve", "off")
-        highs.run()
-        status, words = _status(highs)
+    status, words = run_highs(highs)
     result = SolveResult(status=status, solver_status=words, stats=model.stats())
     result._model = model
     info = highs.getInfo()
@@ -130,11 +124,8 @@ def solve_highs(model: CanonicalModel, options: SolverOptions | None = None, che
         result.objective = clean_number(-objective if negate else objective)
         values = np.asarray(solution.col_value, dtype=float)
         mip = model.is_mip
-        if mip:  # integer values within 1e-6 of a whole number are that number
-            integer = model.integrality.astype(bool)
-            rounded = np.round(values)
-            snap = integer & (np.abs(values - rounded) <= 1e-6)
-            values[snap] = rounded[snap]
+        if mip:
+            snap_integers(model, values)
         result._col_values = values
         result._row_values = np.asarray(solution.row_value, dtype=float)
         result.variables = nest_by_blocks(model.var_blocks, values)
@@ -151,9 +142,25 @@ def solve_highs(model: CanonicalModel, options: SolverOptions | None = None, che
     return result
 
 
-def highs_status(highs: highspy.Highs) -> tuple[Status, str]:
-    """The status of the last run and HiGHS's words for it (for callers that run HiGHS themselves)."""
-    return _status(highs)
+def run_highs(highs: highspy.Highs) -> tuple[Status, str]:
+    """Run HiGHS; the status of the run and HiGHS's words for it. Presolve often stops at "infeasible or
+    unbounded": then the model is run again without it, which tells which (presolve goes back to "choose" after)."""
+    highs.run()
+    status, words = _status(highs)
+    if status is Status.INFEASIBLE_OR_UNBOUNDED:
+        highs.setOptionValue("presolve", "off")
+        highs.run()
+        highs.setOptionValue("presolve", "choose")
+        status, words = _status(highs)
+    return status, words
+
+
+def snap_integers(model: CanonicalModel, values: np.ndarray) -> None:
+    """Set the integer columns' values within 1e-6 of a whole number to that number, in place."""
+    integer = model.integrality.astype(bool)
+    rounded = np.round(values)
+    snap = integer & (np.abs(values - rounded) <= 1e-6)
+    values[snap] = rounded[snap]
 
 
 def _status(highs: highspy.Highs) -> tuple[Status, str]:
