@@ -9,6 +9,7 @@ before migrations existed (a jobs table, no alembic_version) is recognised as th
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -39,9 +40,15 @@ def _config(connection: Connection | None = None) -> Config:
     return config
 
 
+@cache
+def _scripts() -> ScriptDirectory:
+    """This orbot's migrations, read once per process (every store checks its schema at start)."""
+    return ScriptDirectory.from_config(_config())
+
+
 def head() -> str:
     """The revision this orbot's code expects."""
-    revision = ScriptDirectory.from_config(_config()).get_current_head()
+    revision = _scripts().get_current_head()
     assert revision is not None
     return revision
 
@@ -73,7 +80,7 @@ def _known(revision: str | None) -> None:
     if revision is None:
         return
     try:
-        ScriptDirectory.from_config(_config()).get_revision(revision)
+        _scripts().get_revision(revision)
     except CommandError:
         raise SchemaError(f"the job database is at schema revision {revision}, which this orbot does not know "
                           f"(it expects {head()}): a newer orbot upgraded it; run that version") from None

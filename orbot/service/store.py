@@ -125,6 +125,7 @@ _INSERT = jobs_table.insert()
 _INSERT_EVENT = events_table.insert()
 _GET = select(jobs_table).where(_jobs.id == _ID)
 _GET_OWNED = _GET.where(_jobs.owner == bindparam("owner"))
+_TOKEN_OF = select(_jobs.lease_token).where(_jobs.id == _ID)
 _LEASE = bindparam("lease", type_=Float)
 _CLAIMABLE = or_(_jobs.status == "queued",
                  and_(_jobs.status == "running",
@@ -308,7 +309,7 @@ class JobStore:
         now = time.time()
         with self.engine.begin() as connection:
             if token is None:  # a run without a claim (tests of the callbacks alone)
-                token = connection.execute(select(_jobs.lease_token).where(_jobs.id == job_id)).scalar()
+                token = connection.execute(_TOKEN_OF, {"job_id": job_id}).scalar()
             cancel = connection.execute(_PROGRESS, {"job_id": job_id, "token": token,
                                                     "progress": json.dumps(progress)}).scalar()
             if cancel is None:
@@ -322,7 +323,7 @@ class JobStore:
         now = time.time()
         with self.engine.begin() as connection:
             if token is None:
-                token = connection.execute(select(_jobs.lease_token).where(_jobs.id == job_id)).scalar()
+                token = connection.execute(_TOKEN_OF, {"job_id": job_id}).scalar()
             finished = connection.execute(_FINISH, {"job_id": job_id, "token": token, "status": ended.status,
                                                     "error": ended.error, "now": now,
                                                     "result": ended.result_json}).rowcount
@@ -405,16 +406,15 @@ class JobStore:
             if row is not None:
                 connection.execute(delete(events_table).where(events_table.c.job_id == job_id))
             else:
-                row = connection.execute(select(jobs_table).where(_jobs.id == job_id, _jobs.owner == owner)).first()
+                row = connection.execute(_GET_OWNED, {"job_id": job_id, "owner": owner}).first()
         return Job.from_row(row) if row is not None else None
 
     def expire(self, finished_before: float) -> int:
         """Delete the jobs (and their events) that ended before this time; how many."""
-        old = select(_jobs.id).where(_jobs.status.in_(FINAL), _jobs.finished_at < finished_before)
+        old = and_(_jobs.status.in_(FINAL), _jobs.finished_at < finished_before)
         with self.engine.begin() as connection:
-            connection.execute(delete(events_table).where(events_table.c.job_id.in_(old)))
-            return connection.execute(delete(jobs_table).where(_jobs.status.in_(FINAL),
-                                                               _jobs.finished_at < finished_before)).rowcount
+            connection.execute(delete(events_table).where(events_table.c.job_id.in_(select(_jobs.id).where(old))))
+            return connection.execute(delete(jobs_table).where(old)).rowcount
 
     def requeue_interrupted(self) -> int:
         """Every running job back to the queue: an operator's repair for a store no worker is using (live
