@@ -25,8 +25,8 @@ from orbot.eval.sources import Dataset, open_dataset
 if TYPE_CHECKING:
     from orbot.agent import Agent
 
-__all__ = ["CONFIG_FILE", "LEGACY_CONFIG_FILE", "RunConflict", "run_config", "differences", "read_config",
-           "prepare_run_dir", "run_records", "run_dataset"]
+__all__ = ["CONFIG_FILE", "LEGACY_CONFIG_FILE", "RunConflict", "orbot_version", "run_config", "differences",
+           "read_config", "prepare_run_dir", "run_records", "run_dataset"]
 
 CONFIG_FILE = "config.json"
 LEGACY_CONFIG_FILE = "run.json"  # what runs before config.json recorded: dataset, model, rounds, samples, sizes
@@ -67,7 +67,7 @@ def run_config(dataset: Dataset, problems: list[Problem], agent: Agent, *, limit
         "time_limit": options.time_limit,
         "mip_rel_gap": options.mip_rel_gap,
         "prompts_sha256": fingerprint(prompts_dir(), AGENT_TEMPLATES)[:DIGITS],
-        "orbot_version": _orbot_version(),
+        "orbot_version": orbot_version(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if dataset.path is not None:
@@ -75,7 +75,7 @@ def run_config(dataset: Dataset, problems: list[Problem], agent: Agent, *, limit
     return config
 
 
-def _orbot_version() -> str:
+def orbot_version() -> str:
     try:
         return version("orbot")
     except PackageNotFoundError:  # run from a checkout that was never installed
@@ -133,20 +133,22 @@ def run_records(run_dir: Path) -> list[dict]:
     return records
 
 
-def prepare_run_dir(out_dir: Path, config: dict, force_new: bool = False) -> Path | None:
+def prepare_run_dir(out_dir: Path, config: dict, force_new: bool = False, *, files: tuple[str, ...] = RUN_FILES,
+                    results: str = RESULTS_FILE, what: str = "answers") -> Path | None:
     """Make ``out_dir`` hold a run of ``config``: new, resumed, or (``force_new``) started over.
 
     Returns where an earlier run's files were moved, if they were. Raises RunConflict when the
-    folder holds answers of another configuration, or answers without a config.json to tell."""
+    folder holds ``what`` (in ``results``) of another configuration, or without a config.json to tell.
+    ``files`` and ``results`` are eval's unless another command's run folder (synth's) says otherwise."""
     out_dir = Path(out_dir)
     moved, created = None, config.get("created")
-    present = [name for name in RUN_FILES if (out_dir / name).is_file()]
+    present = [name for name in files if (out_dir / name).is_file()]
     if present and force_new:
         moved = _new_folder(out_dir / "previous", time.strftime("%Y%m%d-%H%M%S"))
         for name in present:
             (out_dir / name).replace(moved / name)
-    elif (out_dir / RESULTS_FILE).is_file() and (out_dir / RESULTS_FILE).stat().st_size:
-        created = _check_resume(out_dir, config).get("created", created)
+    elif (out_dir / results).is_file() and (out_dir / results).stat().st_size:
+        created = _check_resume(out_dir, config, what).get("created", created)
     # else: no answers yet, so nothing to mix (a run stopped before its first answer starts again as told)
     out_dir.mkdir(parents=True, exist_ok=True)
     temporary = out_dir / (CONFIG_FILE + ".part")
@@ -165,11 +167,11 @@ def _new_folder(parent: Path, name: str) -> Path:
     return folder
 
 
-def _check_resume(out_dir: Path, config: dict) -> dict:
+def _check_resume(out_dir: Path, config: dict, what: str) -> dict:
     """The folder's recorded configuration, if it is ``config``; else RunConflict naming the differences."""
     start_over = "rerun with --force-new (the earlier files move to previous/ in the folder) or use another --out"
     if not (out_dir / CONFIG_FILE).is_file():
-        raise RunConflict(f"{out_dir} holds answers of an earlier orbot that recorded no {CONFIG_FILE}: with its "
+        raise RunConflict(f"{out_dir} holds {what} of an earlier orbot that recorded no {CONFIG_FILE}: with its "
                           f"configuration unknown, resuming could mix answers of two configurations; {start_over}")
     try:
         old = read_config(out_dir) or {}
@@ -177,6 +179,6 @@ def _check_resume(out_dir: Path, config: dict) -> dict:
         raise RunConflict(f"{exc}; {start_over}") from None
     changed = differences(old, config)
     if changed:
-        raise RunConflict(f"{out_dir} holds a run of another configuration; resuming would mix their answers:\n"
+        raise RunConflict(f"{out_dir} holds a run of another configuration; resuming would mix their {what}:\n"
                           + "\n".join(f"  {line}" for line in changed) + f"\n{start_over}")
     return old

@@ -13,17 +13,15 @@ text, the formulation as the assistant's reply).
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from orbot.agent.prompts import prompts_dir, system_prompt, user_prompt
 from orbot.eval.datasets import fingerprint
-from orbot.eval.runs import CONFIG_FILE, RunConflict, differences, read_config
+from orbot.eval.runs import CONFIG_FILE, orbot_version, prepare_run_dir
 
 if TYPE_CHECKING:
     from orbot.agent import Agent
@@ -63,50 +61,15 @@ def synth_config(source: SeedSource, items: int, seed: int, agent: Agent, repair
         "time_limit": options.time_limit,
         "mip_rel_gap": options.mip_rel_gap,
         "prompts_sha256": fingerprint(prompts_dir())[:DIGITS],
-        "orbot_version": _orbot_version(),
+        "orbot_version": orbot_version(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def _orbot_version() -> str:
-    try:
-        return version("orbot")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def prepare_out(out_dir: Path, config: dict, force_new: bool = False) -> Path | None:
-    """Make ``out_dir`` hold a run of ``config``: new, resumed, or (``force_new``) started over.
-
-    Returns where an earlier run's files were moved, if they were; RunConflict for another configuration."""
-    out_dir = Path(out_dir)
-    moved, created = None, config.get("created")
-    present = [name for name in RUN_FILES if (out_dir / name).is_file()]
-    start_over = "rerun with --force-new (the earlier files move to previous/ in the folder) or use another --out"
-    if present and force_new:
-        moved = out_dir / "previous" / time.strftime("%Y%m%d-%H%M%S")
-        number = 1
-        while moved.exists():
-            number += 1
-            moved = out_dir / "previous" / f"{time.strftime('%Y%m%d-%H%M%S')}-{number}"
-        moved.mkdir(parents=True)
-        for name in present:
-            (out_dir / name).replace(moved / name)
-    elif (out_dir / ITEMS_FILE).is_file() and (out_dir / ITEMS_FILE).stat().st_size:
-        old = read_config(out_dir)
-        if old is None:
-            raise RunConflict(f"{out_dir} holds items but no {CONFIG_FILE}: resuming could mix two configurations; "
-                              f"{start_over}")
-        changed = differences(old, config)
-        if changed:
-            raise RunConflict(f"{out_dir} holds a run of another configuration; resuming would mix their items:\n"
-                              + "\n".join(f"  {line}" for line in changed) + f"\n{start_over}")
-        created = old.get("created", created)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    temporary = out_dir / (CONFIG_FILE + ".part")
-    temporary.write_text(json.dumps({**config, "created": created}, indent=1), encoding="utf-8")
-    temporary.replace(out_dir / CONFIG_FILE)
-    return moved
+    """Make ``out_dir`` hold a run of ``config``, as orbot eval's run folders (new, resumed, or started over);
+    returns where an earlier run's files were moved, if they were; RunConflict for another configuration."""
+    return prepare_run_dir(out_dir, config, force_new, files=RUN_FILES, results=ITEMS_FILE, what="items")
 
 
 def read_items(out_dir: Path) -> dict[str, dict]:
