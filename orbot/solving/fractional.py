@@ -25,9 +25,9 @@ from orbot.compiler.canonical import Apply, Expr, Sum, Terms, nest_by_blocks
 from orbot.compiler.nonlinear import evaluate
 from orbot.settings import SolverOptions
 from orbot.solving.diagnose import diagnose
-from orbot.solving.highs import SMALL_MIP, run_highs, snap_integers
+from orbot.solving.highs import SMALL_MIP, run_highs
 from orbot.solving.highs_model import ModelRejected, new_highs, pass_model
-from orbot.solving.result import SolveResult, Status, clean_number
+from orbot.solving.result import SolveResult, Status, clean_number, snap_integers
 
 __all__ = ["Ratio", "linear_fractional", "solve_dinkelbach", "NotApplicable", "METHOD"]
 

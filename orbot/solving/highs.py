@@ -21,9 +21,9 @@ from orbot.errors import FormulationError, Issue
 from orbot.settings import SolverOptions
 from orbot.solving.diagnose import diagnose
 from orbot.solving.highs_model import ModelRejected, new_highs, pass_model
-from orbot.solving.result import SolveResult, Status, clean_number
+from orbot.solving.result import SolveResult, Status, clean_number, snap_integers
 
-__all__ = ["solve_highs", "check_supported", "highs_issue", "quadratic_is_convex", "run_highs", "snap_integers"]
+__all__ = ["solve_highs", "check_supported", "highs_issue", "quadratic_is_convex", "run_highs"]
 
 _STATUS = {
     highspy.HighsModelStatus.kOptimal: Status.OPTIMAL,
@@ -153,14 +153,6 @@ def run_highs(highs: highspy.Highs) -> tuple[Status, str]:
         highs.setOptionValue("presolve", "choose")
         status, words = _status(highs)
     return status, words
-
-
-def snap_integers(model: CanonicalModel, values: np.ndarray) -> None:
-    """Set the integer columns' values within 1e-6 of a whole number to that number, in place."""
-    integer = model.integrality.astype(bool)
-    rounded = np.round(values)
-    snap = integer & (np.abs(values - rounded) <= 1e-6)
-    values[snap] = rounded[snap]
 
 
 def _status(highs: highspy.Highs) -> tuple[Status, str]:

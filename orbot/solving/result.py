@@ -145,6 +145,15 @@ def clean_number(value: float) -> float:
     return 0.0 if value == 0 else float(value)
 
 
+def snap_integers(model: CanonicalModel, values: np.ndarray) -> None:
+    """Set the integer columns' values within 1e-6 of a whole number to that number, in place (every solver's
+    integer values carry its tolerance: 2.9999999 is reported as 3)."""
+    integer = model.integrality.astype(bool)
+    rounded = np.round(values)
+    snap = integer & (np.abs(values - rounded) <= 1e-6)
+    values[snap] = rounded[snap]
+
+
 def close_hint(word: str, known: Iterable[Any], label: str) -> str:
     """'did you mean 'x'?' when a known name is close to ``word``, else what ``label`` holds (the
     compiler's style for unknown symbols)."""

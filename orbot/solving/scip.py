@@ -20,7 +20,7 @@ from orbot.compiler import CanonicalModel
 from orbot.compiler.canonical import Expr, Sum, Terms, nest_by_blocks
 from orbot.compiler.nonlinear import evaluate
 from orbot.settings import SolverOptions
-from orbot.solving.result import Diagnosis, SolveResult, Status, clean_number
+from orbot.solving.result import Diagnosis, SolveResult, Status, clean_number, snap_integers
 from orbot.solving.trees import TreeTranslator
 
 __all__ = ["solve_scip", "build_scip", "row_activities"]
@@ -52,10 +52,7 @@ def solve_scip(model: CanonicalModel, options: SolverOptions | None = None) -> S
     if status.has_solution and scip.getNSols() > 0:
         solution = scip.getBestSol()
         values = np.array([scip.getSolVal(solution, var) for var in columns], dtype=float)
-        integer = model.integrality.astype(bool)
-        rounded = np.round(values)
-        snap = integer & (np.abs(values - rounded) <= 1e-6)
-        values[snap] = rounded[snap]
+        snap_integers(model, values)
         result.objective = clean_number(float(scip.getSolObjVal(solution)))
         result._col_values = values
         result._row_values = row_activities(model, values)
