@@ -179,7 +179,7 @@ def test_a_small_nonconvex_pricing_model_is_proven_within_the_default_gap():
 
 def test_scip_lets_other_threads_run_while_it_solves():
     """A job's lease heartbeat and the service's event loop are threads beside the solve: SCIP must release
-    the GIL (optimizeNogil). With optimize() the ticker below stalled for the whole solve (8 s of 8)."""
+    the GIL (optimizeNogil). With optimize() the ticker below stalled for the whole solve."""
     import threading
     import time
 
@@ -211,9 +211,10 @@ def test_scip_lets_other_threads_run_while_it_solves():
     thread = threading.Thread(target=ticker)
     thread.start()
     try:
-        result = solve_formulation(formulation, SolverOptions(solver="scip", time_limit=3))
+        result = solve_formulation(formulation, SolverOptions(solver="scip", time_limit=5))
     finally:
         done.set()
         thread.join()
-    assert result.solver_name == "SCIP" and result.solve_seconds > 1  # a solve long enough to tell
-    assert max(gaps) < 1.0, f"the other thread waited {max(gaps):.2f} s"
+    assert result.solver_name == "SCIP" and result.solve_seconds > 4  # a solve long enough to tell
+    # holding the GIL, the ticker waits the whole solve; 2 s leaves room for a loaded machine's scheduling
+    assert max(gaps) < 2.0, f"the other thread waited {max(gaps):.2f} s"
