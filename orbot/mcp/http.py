@@ -4,9 +4,6 @@ ORBOT_MAX_BODY_BYTES per request (413, by the SDK's transport)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orbot.mcp.server import create_server
@@ -34,7 +31,7 @@ class BearerKeys:
         from orbot.service.security import RateLimiter  # FastAPI's import, paid by the HTTP transport only
 
         self.app = app
-        self.keys = [key.encode() for key in settings.api_key_list()]
+        self.keys = settings.api_key_list()
         self.limiter = RateLimiter(settings.rate_limit_per_minute)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -57,13 +54,10 @@ class BearerKeys:
 
     def _caller(self, scope: Scope) -> str | None:
         """A digest of the caller's key; without keys configured, the client's address; None: refused."""
+        from orbot.service.security import key_digest
+
         if not self.keys:
             client = scope.get("client")
             return f"address:{client[0] if client else 'unknown'}"
         header = dict(scope.get("headers") or []).get(b"authorization", b"")
-        scheme, _, token = header.partition(b" ")
-        if scheme.lower() == b"bearer" and token:
-            for key in self.keys:
-                if hmac.compare_digest(token, key):
-                    return hashlib.sha256(key).hexdigest()[:32]
-        return None
+        return key_digest(header.decode("latin-1"), self.keys)  # the REST service's check and digest

@@ -12,9 +12,20 @@ from fastapi import Request
 
 from orbot.service.problems import ProblemResponse, problem_response
 
-__all__ = ["caller", "caller_key", "RateLimiter", "BodySizeLimit"]
+__all__ = ["caller", "caller_key", "key_digest", "RateLimiter", "BodySizeLimit"]
 
 ANONYMOUS = "anonymous"
+
+
+def key_digest(authorization: str, keys: list[str]) -> str | None:
+    """A digest of the key an ``Authorization: Bearer <key>`` header carries, if it is one of ``keys`` (compared
+    in constant time); None otherwise. The digest, not the key, names the caller in jobs and logs."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        for key in keys:
+            if hmac.compare_digest(token.encode(), key.encode()):
+                return hashlib.sha256(key.encode()).hexdigest()[:32]
+    return None
 
 
 async def caller(request: Request) -> str:
@@ -24,12 +35,9 @@ async def caller(request: Request) -> str:
     keys: list[str] = request.app.state.settings.api_key_list()
     if not keys:
         return ANONYMOUS
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
-        for key in keys:
-            if hmac.compare_digest(token.encode(), key.encode()):
-                return hashlib.sha256(key.encode()).hexdigest()[:32]
+    who = key_digest(request.headers.get("authorization", ""), keys)
+    if who is not None:
+        return who
     raise ProblemResponse(401, "missing or invalid API key",
                           detail="send 'Authorization: Bearer <key>' with a key from ORBOT_API_KEYS",
                           headers={"WWW-Authenticate": "Bearer"})
