@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fake_llm import FakeLLM  # noqa: E402
 from orbot.service.store import JobStore  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
-from service_helpers import free_port, wait_until_up  # noqa: E402
+from service_helpers import free_port, start_worker, wait_until_up  # noqa: E402
 
 WORKSHOP = json.loads((ROOT / "prompts" / "examples" / "workshop.json").read_text())
 
@@ -84,19 +84,7 @@ class Cluster:
         return [url for _, url in self.replicas]
 
     def start_worker(self) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-m", "orbot.cli", "worker"], env=self.env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        ready = threading.Event()
-
-        def drain():
-            assert process.stderr is not None
-            for line in process.stderr:
-                if line.startswith("orbot worker "):
-                    ready.set()
-
-        threading.Thread(target=drain, daemon=True).start()
-        if not ready.wait(60):
-            raise RuntimeError("orbot worker did not start")
+        process = start_worker(self.env)
         self.workers.append(process)
         return process
 

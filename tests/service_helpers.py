@@ -56,3 +56,23 @@ def start_process(env_overrides: dict, port: int) -> subprocess.Popen:
     env.update(env_overrides)
     return subprocess.Popen([sys.executable, "-m", "orbot.cli", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start_worker(env: dict, workers: int | None = None) -> subprocess.Popen:
+    """`orbot worker` as its own process (``workers``: its --workers, else ORBOT_WORKERS from ``env``);
+    returns once it has said it runs."""
+    command = [sys.executable, "-m", "orbot.cli", "worker", *(["--workers", str(workers)] if workers else [])]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ready = threading.Event()
+
+    def drain():  # read its log to the end, so that it never blocks on a full pipe
+        assert process.stderr is not None
+        for line in process.stderr:
+            if line.startswith("orbot worker "):
+                ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not ready.wait(60):
+        process.kill()
+        raise RuntimeError("orbot worker did not start")
+    return process

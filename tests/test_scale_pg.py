@@ -19,7 +19,7 @@ from orbot.service.migrate import upgrade
 from orbot.service.store import FINAL, Ended, JobStore
 from orbot.settings import Settings
 from postgres import running_postgres
-from service_helpers import running_service
+from service_helpers import running_service, start_worker
 from test_service import GOOD_REPLY, WORKSHOP
 
 BAD = json.loads(GOOD_REPLY["content"])
@@ -47,25 +47,6 @@ def worker_env(fake_llm, url: str, **overrides: str) -> dict:
                 "ORBOT_READINGS": "0", "ORBOT_CHECKS": "", "ORBOT_ADJUDICATE": "0", "ORBOT_DATABASE_URL": url,
                 "ORBOT_JOB_POLL_SECONDS": "0.1", **overrides})  # one LLM call per job
     return env
-
-
-def start_worker(env: dict, workers: int = 2) -> subprocess.Popen:
-    """`orbot worker` as its own process; returns once it has said it runs."""
-    process = subprocess.Popen([sys.executable, "-m", "orbot.cli", "worker", "--workers", str(workers)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    ready = threading.Event()
-
-    def drain():  # read its log to the end, so that it never blocks on a full pipe
-        assert process.stderr is not None
-        for line in process.stderr:
-            if line.startswith("orbot worker "):
-                ready.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    if not ready.wait(60):
-        process.kill()
-        raise RuntimeError("orbot worker did not start")
-    return process
 
 
 def stop(process: subprocess.Popen) -> None:
